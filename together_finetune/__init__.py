@@ -1,0 +1,182 @@
+"""A synchronous Python client for Together AI's fine-tuning API.
+
+::
+
+    from together_finetune import Client
+
+    with Client() as client:            # key from TOGETHER_API_KEY
+        job = client.fine_tunes.create(training_file="file-...", model="...")
+        job = client.fine_tunes.wait(job.id)
+        client.fine_tunes.download(job.id)
+
+Names are loaded on first use, so ``import together_finetune`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any, List
+
+from ._version import __version__
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .client import Client
+    from .download import extract_archive
+    from .errors import (
+        APIConnectionError,
+        APIResponseValidationError,
+        APIStatusError,
+        APITimeoutError,
+        AuthenticationError,
+        BadRequestError,
+        ConflictError,
+        DownloadError,
+        FineTuneFailedError,
+        InternalServerError,
+        NotFoundError,
+        PermissionDeniedError,
+        RateLimitError,
+        TogetherError,
+        UnprocessableEntityError,
+        WaitTimeoutError,
+    )
+    from .models import (
+        DPO,
+        SFT,
+        Checkpoint,
+        CosineLRScheduler,
+        DeleteResult,
+        DownloadResult,
+        FineTune,
+        FineTuneEvent,
+        FineTuneEventLevel,
+        FineTuneEventType,
+        FineTuneProgress,
+        FineTuneRequest,
+        FineTuneStatus,
+        FullTraining,
+        LinearLRScheduler,
+        LoRATraining,
+        ModelLimits,
+        MultimodalParams,
+        PriceEstimate,
+        TrainingLimits,
+        UnknownLRScheduler,
+        UnknownTrainingMethod,
+        UnknownTrainingType,
+    )
+    from .transport import RetryPolicy
+
+_EXPORTS = {
+    "Client": "client",
+    "RetryPolicy": "transport",
+    "extract_archive": "download",
+    **dict.fromkeys(
+        (
+            "APIConnectionError",
+            "APIResponseValidationError",
+            "APIStatusError",
+            "APITimeoutError",
+            "AuthenticationError",
+            "BadRequestError",
+            "ConflictError",
+            "DownloadError",
+            "FineTuneFailedError",
+            "InternalServerError",
+            "NotFoundError",
+            "PermissionDeniedError",
+            "RateLimitError",
+            "TogetherError",
+            "UnprocessableEntityError",
+            "WaitTimeoutError",
+        ),
+        "errors",
+    ),
+    **dict.fromkeys(
+        (
+            "DPO",
+            "SFT",
+            "Checkpoint",
+            "CosineLRScheduler",
+            "DeleteResult",
+            "DownloadResult",
+            "FineTune",
+            "FineTuneEvent",
+            "FineTuneEventLevel",
+            "FineTuneEventType",
+            "FineTuneProgress",
+            "FineTuneRequest",
+            "FineTuneStatus",
+            "FullTraining",
+            "LinearLRScheduler",
+            "LoRATraining",
+            "ModelLimits",
+            "MultimodalParams",
+            "PriceEstimate",
+            "TrainingLimits",
+            "UnknownLRScheduler",
+            "UnknownTrainingMethod",
+            "UnknownTrainingType",
+        ),
+        "models",
+    ),
+}
+
+__all__ = [
+    "DPO",
+    "SFT",
+    "APIConnectionError",
+    "APIResponseValidationError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "Checkpoint",
+    "Client",
+    "ConflictError",
+    "CosineLRScheduler",
+    "DeleteResult",
+    "DownloadError",
+    "DownloadResult",
+    "FineTune",
+    "FineTuneEvent",
+    "FineTuneEventLevel",
+    "FineTuneEventType",
+    "FineTuneFailedError",
+    "FineTuneProgress",
+    "FineTuneRequest",
+    "FineTuneStatus",
+    "FullTraining",
+    "InternalServerError",
+    "LinearLRScheduler",
+    "LoRATraining",
+    "ModelLimits",
+    "MultimodalParams",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "PriceEstimate",
+    "RateLimitError",
+    "RetryPolicy",
+    "TogetherError",
+    "TrainingLimits",
+    "UnknownLRScheduler",
+    "UnknownTrainingMethod",
+    "UnknownTrainingType",
+    "UnprocessableEntityError",
+    "WaitTimeoutError",
+    "__version__",
+    "extract_archive",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module_name}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> List[str]:
+    return sorted(__all__)

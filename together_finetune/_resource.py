@@ -1,0 +1,64 @@
+"""What every resource namespace shares: the transport, ID checks and decoding."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Optional, TypeVar
+from urllib.parse import quote
+
+from .converter import decode
+from .errors import APIResponseValidationError
+from .transport import Transport
+
+T = TypeVar("T")
+
+_FORBIDDEN_IN_ID = frozenset("/?#%\\")
+
+
+def check_id(value: Any, *, prefix: str, what: str) -> str:
+    """Return ``value`` if it looks like an ID with ``prefix``; raise ``ValueError`` otherwise.
+
+    Runs before any request, so a malformed ID never reaches the network.
+    """
+    if isinstance(value, os.PathLike):
+        raise ValueError(
+            f"{what} must be an ID starting with {prefix!r}, not a path ({os.fspath(value)!r})"
+        )
+    if not isinstance(value, str):
+        raise ValueError(f"{what} must be a string starting with {prefix!r}, got {value!r}")
+    if not value or value != value.strip() or any(c.isspace() for c in value):
+        raise ValueError(f"{what} must be a non-empty ID without whitespace, got {value!r}")
+    if any(c in _FORBIDDEN_IN_ID for c in value):
+        raise ValueError(f"{what} must not contain '/', '?', '#', '%' or '\\', got {value!r}")
+    if not value.startswith(prefix) or len(value) == len(prefix):
+        raise ValueError(f"{what} must start with {prefix!r}, got {value!r}")
+    return value
+
+
+def path_segment(value: str) -> str:
+    """Percent-encode an ID for use as one path segment."""
+    return quote(value, safe="")
+
+
+class Resource:
+    """Base of the resource namespaces (``client.fine_tunes``, ...)."""
+
+    def __init__(self, transport: Transport) -> None:
+        self._transport = transport
+
+    def _get(self, path: str, cls: Any, *, key: Optional[str] = None, **kwargs: Any) -> Any:
+        return self._call("GET", path, cls, key=key, **kwargs)
+
+    def _call(
+        self, method: str, path: str, cls: Any, *, key: Optional[str] = None, **kwargs: Any
+    ) -> Any:
+        """Send a request and decode its JSON body (or the member ``key`` of it) into ``cls``."""
+        body = self._transport.request_json(method, path, **kwargs)
+        if key is not None:
+            if not isinstance(body, dict) or key not in body:
+                raise APIResponseValidationError(
+                    f"{method} {path}: expected an object with {key!r}, got {str(body)[:100]}",
+                    body=body,
+                )
+            body = body[key]
+        return decode(body, cls)

@@ -1,0 +1,125 @@
+"""The :class:`Client`: configuration, the transport, and the resource namespaces."""
+
+from __future__ import annotations
+
+import os
+import time
+from types import TracebackType
+from typing import Callable, Mapping, Optional
+from urllib.parse import urlsplit
+
+from .errors import TogetherError
+from .fine_tunes import FineTunes
+from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
+
+__all__ = ["DEFAULT_BASE_URL", "Client"]
+
+DEFAULT_BASE_URL = "https://api.together.ai/v1"
+
+
+def _resolve_base_url(base_url: Optional[str]) -> str:
+    url = (base_url or os.environ.get("TOGETHER_BASE_URL") or DEFAULT_BASE_URL).strip()
+    if urlsplit(url).path.strip("/") == "":
+        # Other Together SDKs take the bare host; the API lives under /v1.
+        url = url.rstrip("/") + "/v1"
+    return url.rstrip("/")
+
+
+class Client:
+    """A client for Together's fine-tuning API.
+
+    :param api_key: the API key; defaults to ``TOGETHER_API_KEY``.
+    :param base_url: defaults to ``TOGETHER_BASE_URL``, else ``https://api.together.ai/v1``.
+        A URL without a path gets ``/v1`` appended.
+    :param timeout: seconds, or a ``(connect, read)`` pair; default ``(5, 60)``.
+        Every method also takes ``timeout=``.
+    :param max_retries: retries after a failed attempt (default 2); shorthand for
+        ``retry=RetryPolicy(max_retries=...)``.
+    :param retry: the full :class:`RetryPolicy`.
+    :param default_headers: extra headers sent with every request.
+    :param sleep: the function used to wait between retries and polls (tests
+        pass one that does not really sleep).
+    :param clock: a monotonic clock in seconds, used by ``wait`` for its timeout.
+    :param pool_maxsize: connections kept per host; size it to your thread count.
+    :param allow_insecure_http: allow sending the key over ``http://`` to a
+        non-loopback host.
+
+    One client may be shared by every thread of a process, and survives a
+    ``fork`` (the child opens its own connections). Use it as a context manager,
+    or call :meth:`close`, to release its connections::
+
+        with Client() as client:
+            job = client.fine_tunes.retrieve("ft-...")
+    """
+
+    def __init__(
+        self,
+        api_key: Optional[str] = None,
+        base_url: Optional[str] = None,
+        *,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        max_retries: Optional[int] = None,
+        retry: Optional[RetryPolicy] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+        pool_maxsize: int = 32,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        key = api_key if api_key is not None else os.environ.get("TOGETHER_API_KEY")
+        if not key or not key.strip():
+            raise TogetherError(
+                "no API key: pass api_key=... or set the TOGETHER_API_KEY environment variable"
+            )
+        policy = retry or RetryPolicy()
+        if max_retries is not None:
+            policy = RetryPolicy(
+                max_retries=max_retries,
+                initial_delay=policy.initial_delay,
+                max_delay=policy.max_delay,
+                jitter=policy.jitter,
+                max_retry_after=policy.max_retry_after,
+                download_resume_attempts=policy.download_resume_attempts,
+            )
+        configure_logging_from_env()
+        self.clock = clock
+        self._transport = Transport(
+            api_key=key.strip(),
+            base_url=_resolve_base_url(base_url),
+            timeout=timeout,
+            retry=policy,
+            default_headers=default_headers,
+            sleep=sleep,
+            pool_maxsize=pool_maxsize,
+            allow_insecure_http=allow_insecure_http,
+        )
+        #: Fine-tuning jobs: create, list, retrieve, cancel, events, download, ...
+        self.fine_tunes = FineTunes(self._transport, clock=clock)
+
+    @property
+    def base_url(self) -> str:
+        """The API base URL requests go to."""
+        return self._transport.base_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy in force."""
+        return self._transport.retry
+
+    def close(self) -> None:
+        """Release pooled connections."""
+        self._transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: Optional[type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r})"

@@ -1,0 +1,303 @@
+"""The one place that knows how JSON maps to the models.
+
+``decode`` structures a response body into a model class (raising
+:class:`~together_finetune.errors.APIResponseValidationError` with the path of
+the field that did not fit), ``encode`` turns a request model into the exact
+wire shape (tagged unions, renamed fields, no ``null`` for omitted ones).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Literal, Optional, TypeVar, Union
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+
+from .errors import APIResponseValidationError
+from .models import (
+    DPO,
+    SFT,
+    CosineLRScheduler,
+    FineTune,
+    FineTuneEventLevel,
+    FineTuneEventType,
+    FineTuneRequest,
+    FineTuneStatus,
+    FullTraining,
+    LinearLRScheduler,
+    LoRATraining,
+    LRScheduler,
+    PriceEstimateRequest,
+    TrainingMethod,
+    TrainingType,
+    UnknownLRScheduler,
+    UnknownTrainingMethod,
+    UnknownTrainingType,
+)
+
+__all__ = ["converter", "decode", "encode", "parse_datetime"]
+
+T = TypeVar("T")
+
+
+def _fail(value: Any, expected: str) -> Any:
+    raise TypeError(f"expected {expected}, got {type(value).__name__} {value!r:.60}")
+
+
+def _structure_str(value: Any, _: Any) -> str:
+    return value if isinstance(value, str) else _fail(value, "a string")
+
+
+def _structure_int(value: Any, _: Any) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return _fail(value, "an integer")  # type: ignore[no-any-return]
+
+
+def _structure_float(value: Any, _: Any) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    return _fail(value, "a number")  # type: ignore[no-any-return]
+
+
+def _structure_bool(value: Any, _: Any) -> bool:
+    return value if isinstance(value, bool) else _fail(value, "a boolean")
+
+
+def parse_datetime(value: Any, _: Any = None) -> datetime:
+    """Parse an ISO-8601 string (``Z`` allowed) or epoch seconds into an aware datetime."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = datetime.fromisoformat(text)
+        except ValueError:
+            # Python < 3.11 rejects fractions that are not 3 or 6 digits long.
+            head, dot, rest = text.partition(".")
+            if not dot:
+                raise
+            digits = "".join(c for c in rest if c.isdigit())
+            zone = rest[len(digits) :]
+            parsed = datetime.fromisoformat(f"{head}.{digits[:6].ljust(6, '0')}{zone}")
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=timezone.utc)
+    return _fail(value, "an ISO-8601 timestamp")  # type: ignore[no-any-return]
+
+
+def _enum_hook(cls: Any) -> Callable[[Any, Any], Any]:
+    def structure(value: Any, _: Any) -> Any:
+        if not isinstance(value, str):
+            return _fail(value, "a string")
+        return cls(value)
+
+    return structure
+
+
+def _structure_level(value: Any, _: Any) -> Optional[FineTuneEventLevel]:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        return _fail(value, "a string")  # type: ignore[no-any-return]
+    return FineTuneEventLevel(value)
+
+
+def _structure_batch_size(value: Any, _: Any) -> Union[int, str]:
+    if value == "max":
+        return "max"
+    return _structure_int(value, int)
+
+
+def _structure_train_on_inputs(value: Any, _: Any) -> Union[bool, str]:
+    if value == "auto":
+        return "auto"
+    return _structure_bool(value, bool)
+
+
+def _require_mapping(value: Any) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        _fail(value, "an object")
+    return value  # type: ignore[no-any-return]
+
+
+def _build() -> cattrs.Converter:
+    conv = cattrs.Converter()
+    conv.register_structure_hook(str, _structure_str)
+    conv.register_structure_hook(int, _structure_int)
+    conv.register_structure_hook(float, _structure_float)
+    conv.register_structure_hook(bool, _structure_bool)
+    conv.register_structure_hook(datetime, parse_datetime)
+    conv.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
+    conv.register_structure_hook(FineTuneStatus, _enum_hook(FineTuneStatus))
+    conv.register_structure_hook(FineTuneEventType, _enum_hook(FineTuneEventType))
+    conv.register_structure_hook(FineTuneEventLevel, _structure_level)
+    conv.register_structure_hook(Optional[FineTuneEventLevel], _structure_level)
+    _register_union(conv, Union[int, Literal["max"]], _structure_batch_size)
+    _register_union(conv, Union[bool, Literal["auto"]], _structure_train_on_inputs)
+
+    # Tagged unions: the tag field picks the class; unknown tags are kept.
+    lora = make_dict_structure_fn(LoRATraining, conv)
+    sft = make_dict_structure_fn(SFT, conv)
+    dpo = make_dict_structure_fn(DPO, conv)
+    linear = make_dict_structure_fn(LinearLRScheduler, conv)
+    cosine = make_dict_structure_fn(CosineLRScheduler, conv)
+
+    def structure_training_type(value: Any, _: Any) -> TrainingType:
+        data = _require_mapping(value)
+        tag = data.get("type")
+        if not isinstance(tag, str):
+            return _fail(tag, "a string training type")  # type: ignore[no-any-return]
+        if tag.lower() == "lora":
+            return lora(data, LoRATraining)
+        if tag.lower() in ("full", ""):  # legacy jobs send "" for full training
+            return FullTraining()
+        return UnknownTrainingType(type=tag, raw=data)
+
+    def structure_training_method(value: Any, _: Any) -> TrainingMethod:
+        data = _require_mapping(value)
+        tag = data.get("method")
+        if not isinstance(tag, str):
+            return _fail(tag, "a string training method")  # type: ignore[no-any-return]
+        if tag.lower() == "sft":
+            return sft(data, SFT)
+        if tag.lower() == "dpo":
+            return dpo(data, DPO)
+        return UnknownTrainingMethod(method=tag, raw=data)
+
+    def structure_lr_scheduler(value: Any, _: Any) -> LRScheduler:
+        data = _require_mapping(value)
+        tag = data.get("lr_scheduler_type")
+        args = data.get("lr_scheduler_args") or {}
+        if not isinstance(tag, str):
+            return _fail(tag, "a string lr_scheduler_type")  # type: ignore[no-any-return]
+        if tag == "linear":
+            return linear(_require_mapping(args), LinearLRScheduler)
+        if tag == "cosine":
+            return cosine(_require_mapping(args), CosineLRScheduler)
+        raw_args = data.get("lr_scheduler_args")
+        return UnknownLRScheduler(
+            lr_scheduler_type=tag,
+            lr_scheduler_args=raw_args if isinstance(raw_args, dict) else None,
+        )
+
+    _register_union(conv, TrainingType, structure_training_type)
+    _register_union(conv, TrainingMethod, structure_training_method)
+    _register_union(conv, LRScheduler, structure_lr_scheduler)
+
+    def unstructure_training_type(value: TrainingType) -> Dict[str, Any]:
+        if isinstance(value, FullTraining):
+            return {"type": "Full"}
+        if isinstance(value, LoRATraining):
+            return {"type": "Lora", **_without_none(attrs.asdict(value))}
+        return dict(value.raw, type=value.type)
+
+    def unstructure_training_method(value: TrainingMethod) -> Dict[str, Any]:
+        if isinstance(value, SFT):
+            return {"method": "sft", "train_on_inputs": value.train_on_inputs}
+        if isinstance(value, DPO):
+            return {"method": "dpo", **_without_none(attrs.asdict(value))}
+        return dict(value.raw, method=value.method)
+
+    def unstructure_lr_scheduler(value: LRScheduler) -> Dict[str, Any]:
+        if isinstance(value, LinearLRScheduler):
+            return {"lr_scheduler_type": "linear", "lr_scheduler_args": attrs.asdict(value)}
+        if isinstance(value, CosineLRScheduler):
+            return {"lr_scheduler_type": "cosine", "lr_scheduler_args": attrs.asdict(value)}
+        return {
+            "lr_scheduler_type": value.lr_scheduler_type,
+            "lr_scheduler_args": value.lr_scheduler_args,
+        }
+
+    hooks: Dict[Any, Callable[[Any], Any]] = {
+        FullTraining: unstructure_training_type,
+        LoRATraining: unstructure_training_type,
+        UnknownTrainingType: unstructure_training_type,
+        SFT: unstructure_training_method,
+        DPO: unstructure_training_method,
+        UnknownTrainingMethod: unstructure_training_method,
+        LinearLRScheduler: unstructure_lr_scheduler,
+        CosineLRScheduler: unstructure_lr_scheduler,
+        UnknownLRScheduler: unstructure_lr_scheduler,
+    }
+    for cls, hook in hooks.items():
+        conv.register_unstructure_hook(cls, hook)
+
+    # Legacy PascalCase keys still appear on old jobs.
+    finetune = make_dict_structure_fn(FineTune, conv)
+    legacy_keys = (
+        ("TrainingFileNumLines", "trainingfile_numlines"),
+        ("TrainingFileSize", "trainingfile_size"),
+    )
+
+    def structure_finetune(value: Any, _: Any) -> FineTune:
+        data = _require_mapping(value)
+        for legacy, name in legacy_keys:
+            if legacy in data and data.get(name) is None:
+                data = {**data, name: data[legacy]}
+        return finetune(data, FineTune)
+
+    conv.register_structure_hook(FineTune, structure_finetune)
+
+    # Request bodies: omit None fields; the W&B key travels as ``wandb_key``,
+    # the name both official SDKs send and the live API accepts.
+    wandb = override(rename="wandb_key")
+    conv.register_unstructure_hook(
+        FineTuneRequest,
+        make_dict_unstructure_fn(
+            FineTuneRequest, conv, _cattrs_omit_if_default=True, wandb_api_key=wandb
+        ),
+    )
+    conv.register_structure_hook(
+        FineTuneRequest, make_dict_structure_fn(FineTuneRequest, conv, wandb_api_key=wandb)
+    )
+    conv.register_unstructure_hook(
+        PriceEstimateRequest,
+        make_dict_unstructure_fn(PriceEstimateRequest, conv, _cattrs_omit_if_default=True),
+    )
+    return conv
+
+
+def _register_union(conv: cattrs.Converter, union: Any, hook: Callable[[Any, Any], Any]) -> None:
+    """Register a union's hook for the union and for its ``Optional`` form."""
+    conv.register_structure_hook(union, hook)
+    conv.register_structure_hook(
+        Optional[union], lambda value, _: None if value is None else hook(value, union)
+    )
+
+
+def _without_none(data: Dict[str, Any]) -> Dict[str, Any]:
+    return {key: value for key, value in data.items() if value is not None}
+
+
+#: The library's single cattrs converter.
+converter = _build()
+
+
+def decode(data: Any, cls: type[T]) -> T:
+    """Structure a decoded JSON body into ``cls``.
+
+    :raises APIResponseValidationError: the body does not fit; the message
+        names the path of each field that did not.
+    """
+    try:
+        result: T = converter.structure(data, cls)
+        return result
+    except (cattrs.ClassValidationError, cattrs.IterableValidationError) as exc:
+        problems = "; ".join(cattrs.transform_error(exc, path="$"))
+        raise APIResponseValidationError(
+            f"unexpected response shape for {cls.__name__}: {problems}", body=data
+        ) from exc
+    except Exception as exc:  # any other structuring failure is the same kind of problem
+        raise APIResponseValidationError(
+            f"unexpected response shape for {cls.__name__}: {exc}", body=data
+        ) from exc
+
+
+def encode(value: Any) -> Any:
+    """Unstructure a request model into its exact JSON wire shape."""
+    return converter.unstructure(value)

@@ -1,0 +1,501 @@
+"""The download engine: resumable, verified, atomic model downloads, and safe extraction.
+
+A download streams into ``<target>.part`` beside the target, hashing on the
+way. A dropped connection or a stalled read resumes with ``Range`` (guarded by
+``If-Range``) until the bytes match the announced total; only then is the file
+fsynced and renamed into place. An interrupted download leaves its ``.part``
+(and a small ``.part.json`` with the server's validator), from which the next
+call resumes.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import os
+import re
+import shutil
+import tarfile
+import tempfile
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Tuple, Union
+
+import requests
+import urllib3.exceptions
+
+from .errors import APIStatusError, DownloadError, TogetherError
+from .models import DownloadResult, FullTraining, UnknownTrainingType
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .fine_tunes import FineTunes
+    from .transport import Timeout
+
+__all__ = ["CHUNK_SIZE", "ProgressCallback", "download_fine_tune", "extract_archive"]
+
+#: Bytes read from the socket per chunk (at least 1 MiB).
+CHUNK_SIZE = 1 << 20
+#: Seconds a single socket read may stall before the download resumes.
+DEFAULT_READ_TIMEOUT = 120.0
+
+#: ``progress(bytes_done, total)``; ``total`` is ``None`` when the server did not say.
+ProgressCallback = Callable[[int, Optional[int]], None]
+
+_STREAM_ERRORS = (
+    requests.ConnectionError,
+    requests.Timeout,
+    requests.exceptions.ChunkedEncodingError,
+    requests.exceptions.ContentDecodingError,
+    urllib3.exceptions.HTTPError,
+)
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+_ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tgz", ".tar")
+
+
+def _extension_for(content_type: str) -> str:
+    kind = content_type.lower()
+    if "gzip" in kind or "x-tar" in kind:
+        return ".tar.gz"
+    return ".tar.zst"  # zstd or octet-stream: the API's archive format
+
+
+def _safe_name(name: str) -> str:
+    """A file name made from server text that cannot leave its directory."""
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", name.replace("/", "--")).strip("._-")
+    return cleaned[:180] or "model"
+
+
+class _Target:
+    """Where the bytes go: the final path (once known) and the ``.part`` file."""
+
+    def __init__(self, directory: Path, stem: Optional[str], final: Optional[Path]) -> None:
+        self.directory = directory
+        self.stem = stem
+        self.final = final
+
+    @property
+    def part(self) -> Path:
+        if self.final is not None:
+            return self.final.with_name(self.final.name + ".part")
+        return self.directory / f"{self.stem}.part"
+
+    @property
+    def meta(self) -> Path:
+        return self.part.with_name(self.part.name + ".json")
+
+    def resolve(self, content_type: str) -> Path:
+        if self.final is None:
+            self.final = self.directory / f"{self.stem}{_extension_for(content_type)}"
+        return self.final
+
+
+def download_fine_tune(
+    fine_tunes: FineTunes,
+    job_id: str,
+    *,
+    checkpoint: Optional[str],
+    checkpoint_step: Optional[int],
+    output: Union[str, os.PathLike[str], None],
+    overwrite: bool,
+    extract: bool,
+    progress: Union[bool, ProgressCallback, None],
+    timeout: Optional[Timeout],
+) -> DownloadResult:
+    """Download a job's model or checkpoint; see :meth:`FineTunes.download`."""
+    if checkpoint is not None and checkpoint not in ("merged", "adapter", "model_output_path"):
+        raise ValueError(
+            f"checkpoint must be 'merged', 'adapter' or 'model_output_path', got {checkpoint!r}"
+        )
+    if checkpoint_step is not None and not (
+        isinstance(checkpoint_step, int)
+        and not isinstance(checkpoint_step, bool)
+        and checkpoint_step >= 0
+    ):
+        raise ValueError(f"checkpoint_step must be an integer >= 0, got {checkpoint_step!r}")
+    out = Path(os.fspath(output)) if output is not None else Path.cwd()
+    to_directory = output is None or out.is_dir() or os.fspath(output).endswith(("/", os.sep))
+    if to_directory and not out.is_dir():
+        raise DownloadError(f"output directory {out} does not exist")
+    if not to_directory:
+        if not out.parent.is_dir():
+            raise DownloadError(f"output directory {out.parent} does not exist")
+        if out.exists() and not overwrite:
+            raise DownloadError(f"{out} already exists (pass overwrite=True to replace it)")
+
+    # Retrieve the job only when its kind or name is needed.
+    if (checkpoint is None and checkpoint_step is None) or to_directory:
+        job = fine_tunes.retrieve(job_id)
+        if checkpoint is None and checkpoint_step is None:
+            full = isinstance(job.training_type, (FullTraining, UnknownTrainingType))
+            checkpoint = "model_output_path" if full else "merged"
+        name = job.model_output_name or job_id
+    else:
+        name = job_id
+    if to_directory:
+        stem = _safe_name(name)
+        if checkpoint_step is not None:
+            stem += f"-step-{checkpoint_step}"
+        elif checkpoint is not None:
+            stem += f"-{checkpoint}"
+        target = _Target(out, stem, None)
+        if not overwrite:
+            for suffix in (".tar.zst", ".tar.gz"):
+                existing = out / f"{stem}{suffix}"
+                if existing.exists():
+                    raise DownloadError(
+                        f"{existing} already exists (pass overwrite=True to replace it)"
+                    )
+    else:
+        target = _Target(out.parent, None, out)
+
+    params: Dict[str, Any] = {"ft_id": job_id}
+    if checkpoint_step is not None:
+        params["checkpoint_step"] = checkpoint_step
+    if checkpoint is not None:
+        params["checkpoint"] = checkpoint
+    callback = _progress_callback(progress, name)
+    try:
+        path, size, digest = _Stream(fine_tunes, params, target, callback, timeout).run(overwrite)
+    finally:
+        closer = getattr(callback, "close", None)
+        if closer is not None:
+            closer()
+    result_path = path
+    if extract:
+        result_path = extract_archive(path, _strip_archive_suffix(path))
+    return DownloadResult(
+        id=job_id,
+        checkpoint_step=checkpoint_step,
+        path=result_path,
+        size=size,
+        sha256=digest,
+        checkpoint=checkpoint,
+    )
+
+
+class _Stream:
+    """One download: the request/resume loop around a ``.part`` file."""
+
+    def __init__(
+        self,
+        fine_tunes: FineTunes,
+        params: Dict[str, Any],
+        target: _Target,
+        progress: Optional[ProgressCallback],
+        timeout: Optional[Timeout],
+    ) -> None:
+        transport = fine_tunes._transport
+        self.transport = transport
+        self.params = params
+        self.target = target
+        self.progress = progress
+        connect = transport.timeout[0]
+        if timeout is not None:
+            from .transport import normalize_timeout
+
+            connect, read = normalize_timeout(timeout)
+        else:
+            read = DEFAULT_READ_TIMEOUT
+        self.timeout = (connect, read)
+        self.budget = transport.retry.download_resume_attempts
+        self.hasher = hashlib.sha256()
+        self.offset = 0
+        self.total: Optional[int] = None
+        self.validator: Optional[str] = None
+        self.checksum: Optional[str] = None
+        self.content_type: Optional[str] = None
+
+    # -- state kept beside the .part ----------------------------------------------------
+
+    def _load_partial(self) -> None:
+        part = self.target.part
+        if not part.exists():
+            return
+        try:
+            meta = json.loads(self.target.meta.read_text())
+        except (OSError, ValueError):
+            meta = {}
+        self.validator = meta.get("validator")
+        self.content_type = meta.get("content_type")
+        self.total = meta.get("total")
+        with open(part, "rb") as f:  # hash what an earlier run already wrote
+            for block in iter(lambda: f.read(CHUNK_SIZE), b""):
+                self.hasher.update(block)
+                self.offset += len(block)
+
+    def _save_meta(self) -> None:
+        meta = {"validator": self.validator, "content_type": self.content_type, "total": self.total}
+        with contextlib.suppress(OSError):  # only an optimisation for a later resume
+            self.target.meta.write_text(json.dumps(meta))
+
+    def _restart(self) -> None:
+        self.hasher = hashlib.sha256()
+        self.offset = 0
+        self.total = None
+
+    # -- the loop -----------------------------------------------------------------------
+
+    def run(self, overwrite: bool) -> Tuple[Path, int, str]:
+        self._load_partial()
+        stalls = 0
+        while True:
+            progressed, done = self._attempt()
+            if done:
+                break
+            stalls = 0 if progressed else stalls + 1
+            if stalls > self.budget:
+                raise DownloadError(
+                    f"download of {self.params['ft_id']} stopped at {self.offset} of "
+                    f"{self.total if self.total is not None else '?'} bytes after {stalls} "
+                    f"attempts without progress; the partial file {self.target.part} is kept "
+                    "and the next download resumes from it"
+                )
+            self.transport.sleep(self.transport.retry.backoff(max(stalls, 1)))
+        return self._finish(overwrite)
+
+    def _attempt(self) -> Tuple[bool, bool]:
+        """One request. Returns (new bytes arrived, download complete)."""
+        headers = {"Accept-Encoding": "identity"}
+        if self.offset > 0:
+            headers["Range"] = f"bytes={self.offset}-"
+            if self.validator:
+                headers["If-Range"] = self.validator
+        try:
+            response = self.transport.request(
+                "GET",
+                "/finetune/download",
+                params=self.params,
+                headers=headers,
+                stream=True,
+                timeout=self.timeout,
+            )
+        except APIStatusError as exc:
+            if exc.status_code != 416:
+                raise
+            return self._unsatisfiable(exc)
+        except TogetherError:
+            return False, False  # no connection: counts against the budget
+        with response:
+            try:
+                mode = self._accept(response)
+            except _Restart:
+                return False, False
+            return self._stream_body(response, mode)
+
+    def _unsatisfiable(self, exc: APIStatusError) -> Tuple[bool, bool]:
+        total = None
+        if exc.response is not None:
+            match = re.match(r"bytes\s+\*/(\d+)", exc.response.headers.get("Content-Range", ""))
+            total = int(match.group(1)) if match else None
+        if total is not None and total == self.offset:
+            self.total = total
+            return False, True  # the .part already holds everything
+        self._discard_part()  # it does not fit what the server has now
+        return False, False
+
+    def _accept(self, response: requests.Response) -> str:
+        """Check the answer against what we asked for; return the file mode to write with."""
+        headers = response.headers
+        if self.content_type is None or response.status_code == 200:
+            self.content_type = headers.get("Content-Type", "application/octet-stream")
+        validator = headers.get("ETag") or headers.get("Last-Modified")
+        if response.status_code == 206:
+            match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
+            if not match or int(match.group(1)) != self.offset:
+                self._restart()
+                raise _Restart()
+            total = None if match.group(3) == "*" else int(match.group(3))
+            if self.total is not None and total is not None and total != self.total:
+                raise DownloadError(
+                    f"the server's file changed size ({self.total} -> {total} bytes) during "
+                    "the download"
+                )
+            self.total = total
+            mode = "ab"
+        else:
+            if self.offset:
+                self._restart()  # a 200 to a Range request: the whole file again
+            length = headers.get("Content-Length")
+            self.total = int(length) if length and length.isdigit() else None
+            self.checksum = _checksum_header(headers)
+            mode = "wb"
+        if validator and not validator.startswith("W/"):
+            self.validator = validator
+        self.target.resolve(self.content_type)
+        self._save_meta()
+        return mode
+
+    def _stream_body(self, response: requests.Response, mode: str) -> Tuple[bool, bool]:
+        part = self.target.part
+        progressed = False
+        try:
+            f: IO[bytes] = open(part, mode)  # noqa: SIM115 - closed by the with below
+        except OSError as exc:
+            raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from exc
+        with f:
+            try:
+                for chunk in response.iter_content(CHUNK_SIZE):
+                    try:
+                        f.write(chunk)
+                    except OSError as exc:
+                        raise DownloadError(
+                            f"cannot write {part}: {exc.strerror or exc}; the partial file is "
+                            "kept for a later resume"
+                        ) from exc
+                    self.hasher.update(chunk)
+                    self.offset += len(chunk)
+                    progressed = True
+                    if self.progress is not None:
+                        self.progress(self.offset, self.total)
+            except _STREAM_ERRORS:
+                return progressed, False  # resume from where we are
+            try:
+                f.flush()
+                os.fsync(f.fileno())
+            except OSError as exc:
+                raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from exc
+        if self.total is not None and self.offset < self.total:
+            return progressed, False  # a short answer: ask for the rest
+        return progressed, True
+
+    def _discard_part(self) -> None:
+        self._restart()
+        for leftover in (self.target.part, self.target.meta):
+            with contextlib.suppress(FileNotFoundError):
+                leftover.unlink()
+
+    def _finish(self, overwrite: bool) -> Tuple[Path, int, str]:
+        part = self.target.part
+        final = self.target.resolve(self.content_type or "")
+        size = part.stat().st_size
+        digest = self.hasher.hexdigest()
+        if self.total is not None and size != self.total:
+            self._discard_part()
+            raise DownloadError(
+                f"download of {self.params['ft_id']} is {size} bytes but the server announced "
+                f"{self.total}; nothing was written to {final}"
+            )
+        if self.checksum is not None and self.checksum != digest:
+            self._discard_part()
+            raise DownloadError(
+                f"download of {self.params['ft_id']} has sha256 {digest} but the server sent "
+                f"{self.checksum}; nothing was written to {final}"
+            )
+        if final.exists() and not overwrite:
+            raise DownloadError(f"{final} already exists (pass overwrite=True to replace it)")
+        os.replace(part, final)
+        with contextlib.suppress(FileNotFoundError):
+            self.target.meta.unlink()
+        return final, size, digest
+
+
+class _Restart(Exception):
+    """Internal: the server's answer does not continue our file; start again."""
+
+
+def _checksum_header(headers: Any) -> Optional[str]:
+    value = headers.get("x-checksum-sha256")
+    if value:
+        return str(value).strip().lower()
+    digest = headers.get("Digest") or ""
+    match = re.search(r"sha-256=([A-Za-z0-9+/=]+)", digest)
+    if match:
+        return base64.b64decode(match.group(1)).hex()
+    return None
+
+
+def _progress_callback(
+    progress: Union[bool, ProgressCallback, None], name: str
+) -> Optional[ProgressCallback]:
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as exc:
+            raise TogetherError(
+                "progress=True needs tqdm: pip install 'together-finetune[progress]'"
+            ) from exc
+        bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=name[:40], leave=True)
+
+        class _Bar:
+            def __call__(self, done: int, total: Optional[int]) -> None:
+                if total is not None and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)
+
+            def close(self) -> None:
+                bar.close()
+
+        return _Bar()
+    if not callable(progress):
+        raise ValueError("progress must be True, False, None or a callable (done, total)")
+    return progress
+
+
+def _strip_archive_suffix(path: Path) -> Path:
+    for suffix in _ARCHIVE_SUFFIXES:
+        if path.name.endswith(suffix):
+            return path.with_name(path.name[: -len(suffix)])
+    return path.with_name(path.name + ".d")
+
+
+def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.PathLike[str]]) -> Path:
+    """Unpack a ``.tar.zst`` or ``.tar.gz`` model archive into the directory ``dest``.
+
+    Members are checked with tarfile's ``data`` filter: nothing may land
+    outside ``dest``, no link may point out of it, no device file is made. The
+    archive is unpacked into a temporary directory beside ``dest`` and moved
+    into place only when complete.
+
+    :raises DownloadError: a hostile or broken member (named in the message),
+        or ``dest`` already exists and is not empty.
+    """
+    source = Path(os.fspath(path))
+    destination = Path(os.fspath(dest))
+    if destination.exists() and any(destination.iterdir()):
+        raise DownloadError(f"cannot extract into {destination}: it exists and is not empty")
+    data_filter = getattr(tarfile, "data_filter", None)
+    if data_filter is None:  # pragma: no cover - Python without tarfile filters
+        raise DownloadError("safe extraction needs a Python with tarfile filters (3.9.17+)")
+
+    def strict_filter(member: tarfile.TarInfo, where: str) -> Optional[tarfile.TarInfo]:
+        if member.name.startswith(("/", "\\")) or os.path.isabs(member.name):
+            raise DownloadError(f"refusing to extract {member.name!r}: absolute path")
+        try:
+            return data_filter(member, where)  # type: ignore[no-any-return]
+        except tarfile.FilterError as exc:
+            raise DownloadError(f"refusing to extract {member.name!r}: {exc}") from exc
+
+    staging = Path(tempfile.mkdtemp(prefix=f".{destination.name}.", dir=destination.parent))
+    try:
+        with _open_tar(source) as archive:
+            archive.extractall(staging, filter=strict_filter)
+        if destination.exists():
+            destination.rmdir()
+        os.replace(staging, destination)
+    except DownloadError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    except (tarfile.TarError, OSError, EOFError) as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise DownloadError(f"cannot extract {source}: {exc}") from exc
+    return destination
+
+
+@contextlib.contextmanager
+def _open_tar(source: Path) -> Iterator[tarfile.TarFile]:
+    with contextlib.ExitStack() as stack:
+        if source.name.endswith(".zst"):
+            try:
+                import zstandard
+            except ImportError as exc:
+                raise DownloadError(
+                    "extracting .tar.zst needs zstandard: pip install 'together-finetune[zstd]'"
+                ) from exc
+            raw = stack.enter_context(open(source, "rb"))
+            reader = stack.enter_context(zstandard.ZstdDecompressor().stream_reader(raw))
+            yield stack.enter_context(tarfile.open(fileobj=reader, mode="r|"))
+        else:
+            yield stack.enter_context(tarfile.open(source, mode="r:*"))

@@ -1,0 +1,477 @@
+"""``client.fine_tunes``: fine-tuning jobs and everything hanging off them."""
+
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Literal,
+    Optional,
+    Tuple,
+    Union,
+    cast,
+)
+
+from ._resource import Resource, check_id, path_segment
+from .converter import encode
+from .errors import FineTuneFailedError, WaitTimeoutError
+from .models import (
+    BatchSize,
+    Checkpoint,
+    DeleteResult,
+    FineTune,
+    FineTuneEvent,
+    FineTuneRequest,
+    LRScheduler,
+    ModelLimits,
+    MultimodalParams,
+    PriceEstimate,
+    PriceEstimateRequest,
+    TrainingMethod,
+    TrainingType,
+)
+from .transport import Timeout, Transport
+from .validation import check_against_limits, validate_create_request
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .download import ProgressCallback
+    from .models import DownloadResult
+
+__all__ = ["JOB_ID_PREFIX", "FineTunes"]
+
+JOB_ID_PREFIX = "ft-"
+_MAYBE_CREATED = (
+    "The job may have been created: check client.fine_tunes.list() before trying again."
+)
+
+
+def check_job_id(job_id: Any) -> str:
+    """Validate a job ID (``ft-...``) before it goes into a URL."""
+    return check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
+
+
+def _check_file_id(value: Any, what: str) -> str:
+    if isinstance(value, os.PathLike) or (
+        isinstance(value, str) and not value.startswith("file-") and Path(value).suffix
+    ):
+        raise ValueError(
+            f"{what} must be a file ID (file-...), not a path: upload the file first with "
+            "client.files.upload(path) and pass the returned .id"
+        )
+    return check_id(value, prefix="file-", what=what)
+
+
+class FineTunes(Resource):
+    """Fine-tuning jobs: ``client.fine_tunes``."""
+
+    def __init__(self, transport: Transport, *, clock: Callable[[], float]) -> None:
+        super().__init__(transport)
+        self._clock = clock
+        self._limits_cache: Dict[str, ModelLimits] = {}
+        self._limits_lock = threading.Lock()
+
+    # -- jobs ----------------------------------------------------------------------------
+
+    def create(
+        self,
+        *,
+        training_file: str,
+        model: Optional[str] = None,
+        validation_file: Optional[str] = None,
+        n_epochs: Optional[int] = None,
+        n_checkpoints: Optional[int] = None,
+        n_evals: Optional[int] = None,
+        batch_size: Optional[BatchSize] = None,
+        learning_rate: Optional[float] = None,
+        lr_scheduler: Optional[LRScheduler] = None,
+        warmup_ratio: Optional[float] = None,
+        max_grad_norm: Optional[float] = None,
+        weight_decay: Optional[float] = None,
+        random_seed: Optional[int] = None,
+        suffix: Optional[str] = None,
+        packing: Optional[bool] = None,
+        max_seq_length: Optional[int] = None,
+        training_type: Optional[TrainingType] = None,
+        training_method: Optional[TrainingMethod] = None,
+        train_on_inputs: Optional[Union[bool, Literal["auto"]]] = None,
+        multimodal_params: Optional[MultimodalParams] = None,
+        from_checkpoint: Optional[str] = None,
+        from_hf_model: Optional[str] = None,
+        hf_model_revision: Optional[str] = None,
+        hf_api_token: Optional[str] = None,
+        hf_output_repo_name: Optional[str] = None,
+        wandb_api_key: Optional[str] = None,
+        wandb_base_url: Optional[str] = None,
+        wandb_project_name: Optional[str] = None,
+        wandb_name: Optional[str] = None,
+        wandb_entity: Optional[str] = None,
+        check_limits: bool = False,
+        timeout: Optional[Timeout] = None,
+    ) -> FineTune:
+        """Start a fine-tuning job (``POST /fine-tunes``).
+
+        Arguments left as ``None`` are not sent, so the server's defaults apply.
+        Every argument is checked before anything is sent; all problems are
+        reported in one ``ValueError``. The request is sent once: it is retried
+        only when the server certainly did not act (connection refused, 429, 503),
+        never blindly, so a flaky network cannot start two jobs.
+
+        :param training_file: ID of an uploaded training file (``file-...``).
+        :param model: base model name; omit it when continuing ``from_checkpoint``.
+        :param training_type: :class:`FullTraining` or :class:`LoRATraining` (server default: LoRA).
+        :param training_method: :class:`SFT` or :class:`DPO`.
+        :param train_on_inputs: shorthand for ``training_method=SFT(train_on_inputs=...)``.
+        :param lr_scheduler: :class:`LinearLRScheduler` or :class:`CosineLRScheduler`.
+        :param batch_size: an int, or ``"max"``.
+        :param wandb_api_key: Weights & Biases key (sent as ``wandb_key``; never logged).
+        :param hf_api_token: Hugging Face token (never logged).
+        :param check_limits: also fetch the model's limits (once per model per client)
+            and check the arguments against them before sending.
+        :returns: the created job.
+        :raises ValueError: an argument is invalid (nothing was sent).
+        """
+        training_file = _check_file_id(training_file, "training_file")
+        if validation_file is not None:
+            validation_file = _check_file_id(validation_file, "validation_file")
+        request = FineTuneRequest(
+            training_file=training_file,
+            model=model,
+            validation_file=validation_file,
+            n_epochs=n_epochs,
+            n_checkpoints=n_checkpoints,
+            n_evals=n_evals,
+            batch_size=batch_size,
+            learning_rate=learning_rate,
+            lr_scheduler=lr_scheduler,
+            warmup_ratio=warmup_ratio,
+            max_grad_norm=max_grad_norm,
+            weight_decay=weight_decay,
+            random_seed=random_seed,
+            suffix=suffix,
+            packing=packing,
+            max_seq_length=max_seq_length,
+            training_type=training_type,
+            training_method=training_method,
+            multimodal_params=multimodal_params,
+            from_checkpoint=from_checkpoint,
+            from_hf_model=from_hf_model,
+            hf_model_revision=hf_model_revision,
+            hf_api_token=hf_api_token,
+            hf_output_repo_name=hf_output_repo_name,
+            wandb_api_key=wandb_api_key,
+            wandb_base_url=wandb_base_url,
+            wandb_project_name=wandb_project_name,
+            wandb_name=wandb_name,
+            wandb_entity=wandb_entity,
+        )
+        request = validate_create_request(request, train_on_inputs=train_on_inputs)
+        if check_limits and request.model is not None:
+            problems = check_against_limits(request, self.model_limits(request.model))
+            if problems:
+                raise ValueError(
+                    "fine-tune arguments exceed the limits of "
+                    f"{request.model}:\n  - " + "\n  - ".join(problems)
+                )
+        return self.create_from_request(request, timeout=timeout)
+
+    def create_from_request(
+        self, request: FineTuneRequest, *, timeout: Optional[Timeout] = None
+    ) -> FineTune:
+        """Send an already built and checked :class:`FineTuneRequest`."""
+        return cast(
+            "FineTune",
+            self._call(
+                "POST",
+                "/fine-tunes",
+                FineTune,
+                json_body=encode(request),
+                idempotent=False,
+                uncertain_hint=_MAYBE_CREATED,
+                timeout=timeout,
+            ),
+        )
+
+    def list(self, *, timeout: Optional[Timeout] = None) -> List[FineTune]:
+        """All fine-tuning jobs of the account (``GET /fine-tunes``)."""
+        return cast(
+            "List[FineTune]", self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout)
+        )
+
+    def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
+        """One job with all its fields (``GET /fine-tunes/{id}``)."""
+        return cast("FineTune", self._get(self._job_path(id), FineTune, timeout=timeout))
+
+    def cancel(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
+        """Ask the API to stop a job (``POST /fine-tunes/{id}/cancel``); safe to repeat."""
+        return cast(
+            "FineTune",
+            self._call(
+                "POST", self._job_path(id, "/cancel"), FineTune, idempotent=True, timeout=timeout
+            ),
+        )
+
+    def delete(self, id: str, *, timeout: Optional[Timeout] = None) -> DeleteResult:
+        """Delete a job and its outputs (``DELETE /fine-tunes/{id}``)."""
+        return cast(
+            "DeleteResult", self._call("DELETE", self._job_path(id), DeleteResult, timeout=timeout)
+        )
+
+    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> List[FineTuneEvent]:
+        """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
+        return cast(
+            "List[FineTuneEvent]",
+            self._get(
+                self._job_path(id, "/events"), List[FineTuneEvent], key="data", timeout=timeout
+            ),
+        )
+
+    def list_checkpoints(self, id: str, *, timeout: Optional[Timeout] = None) -> List[Checkpoint]:
+        """The checkpoints a job saved (``GET /fine-tunes/{id}/checkpoints``)."""
+        return cast(
+            "List[Checkpoint]",
+            self._get(
+                self._job_path(id, "/checkpoints"), List[Checkpoint], key="data", timeout=timeout
+            ),
+        )
+
+    def list_metrics(
+        self,
+        id: str,
+        *,
+        global_step_from: Optional[int] = None,
+        global_step_to: Optional[int] = None,
+        logged_at_from: Optional[datetime] = None,
+        logged_at_to: Optional[datetime] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> List[Dict[str, float]]:
+        """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
+
+        Each row is a flat mapping such as ``{"train/loss": 0.5, "train/global_step": 7}``.
+        The filters are inclusive and sent as query parameters.
+        """
+        params: Dict[str, Any] = {}
+        for name, value in (
+            ("global_step_from", global_step_from),
+            ("global_step_to", global_step_to),
+            ("logged_at_from", logged_at_from),
+            ("logged_at_to", logged_at_to),
+        ):
+            if isinstance(value, datetime):
+                params[name] = encode(value)
+            elif value is not None:
+                params[name] = value
+        return cast(
+            "List[Dict[str, float]]",
+            self._get(
+                self._job_path(id, "/metrics"),
+                List[Dict[str, float]],
+                key="metrics",
+                params=params or None,
+                timeout=timeout,
+            ),
+        )
+
+    # -- pricing and models ---------------------------------------------------------------
+
+    def estimate_price(
+        self,
+        *,
+        training_file: str,
+        model: Optional[str] = None,
+        validation_file: Optional[str] = None,
+        n_epochs: Optional[int] = None,
+        n_evals: Optional[int] = None,
+        training_type: Optional[TrainingType] = None,
+        training_method: Optional[TrainingMethod] = None,
+        from_checkpoint: Optional[str] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> PriceEstimate:
+        """What a job would cost (``POST /fine-tunes/estimate-price``).
+
+        When the API cannot estimate yet, ``estimation_available`` is False and
+        ``unavailable_reason`` says why.
+        """
+        request = PriceEstimateRequest(
+            training_file=_check_file_id(training_file, "training_file"),
+            model=model,
+            validation_file=(
+                None
+                if validation_file is None
+                else _check_file_id(validation_file, "validation_file")
+            ),
+            n_epochs=n_epochs,
+            n_evals=n_evals,
+            training_type=training_type,
+            training_method=training_method,
+            from_checkpoint=from_checkpoint,
+        )
+        return cast(
+            "PriceEstimate",
+            self._call(
+                "POST",
+                "/fine-tunes/estimate-price",
+                PriceEstimate,
+                json_body=encode(request),
+                idempotent=True,
+                timeout=timeout,
+            ),
+        )
+
+    def model_limits(self, model: str, *, timeout: Optional[Timeout] = None) -> ModelLimits:
+        """What ``model`` allows (``GET /fine-tunes/models/limits``); cached per client."""
+        if not isinstance(model, str) or not model.strip():
+            raise ValueError(f"model must be a non-empty model name, got {model!r}")
+        cached = self._limits_cache.get(model)
+        if cached is not None:
+            return cached
+        limits: ModelLimits = self._get(
+            "/fine-tunes/models/limits", ModelLimits, params={"model_name": model}, timeout=timeout
+        )
+        with self._limits_lock:
+            self._limits_cache[model] = limits
+        return limits
+
+    def supported_models(self, *, timeout: Optional[Timeout] = None) -> List[str]:
+        """Names of the models that can be fine-tuned (``GET /fine-tunes/models/supported``)."""
+        return cast(
+            "List[str]",
+            self._get("/fine-tunes/models/supported", List[str], key="models", timeout=timeout),
+        )
+
+    # -- waiting --------------------------------------------------------------------------
+
+    def wait(
+        self,
+        id: str,
+        *,
+        poll_interval: float = 5.0,
+        timeout: Optional[float] = None,
+        on_event: Optional[Callable[[FineTuneEvent], None]] = None,
+        raise_on_failure: bool = False,
+    ) -> FineTune:
+        """Poll until the job reaches a terminal status and return it.
+
+        :param on_event: called once per new event, in order, including the
+            events of the final transition.
+        :param timeout: seconds to wait in all; then :class:`WaitTimeoutError`
+            (its ``.job`` is the last job seen).
+        :param raise_on_failure: raise :class:`FineTuneFailedError` when the job
+            ends as ``error``, ``user_error`` or ``cancelled``.
+
+        Transient errors while polling are retried by the transport.
+        """
+        want_events = on_event is not None or raise_on_failure
+        events: List[FineTuneEvent] = []
+        for job, new_events in self._poll(id, poll_interval, timeout, want_events):
+            for event in new_events:
+                events.append(event)
+                if on_event is not None:
+                    on_event(event)
+            if job.is_terminal:
+                if raise_on_failure and job.status.is_failure:
+                    raise FineTuneFailedError(_failure_message(job, events), job=job)
+                return job
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def follow_events(self, id: str, *, poll_interval: float = 5.0) -> Iterator[FineTuneEvent]:
+        """Yield each event of the job once, in order, until the job is terminal."""
+        for _job, new_events in self._poll(id, poll_interval, None, True):
+            yield from new_events
+
+    def _poll(
+        self, id: str, poll_interval: float, timeout: Optional[float], want_events: bool
+    ) -> Iterator[Tuple[FineTune, List[FineTuneEvent]]]:
+        check_job_id(id)
+        if poll_interval <= 0:
+            raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
+        deadline = None if timeout is None else self._clock() + timeout
+        seen: set[Tuple[Any, ...]] = set()
+        while True:
+            job = self.retrieve(id)
+            fresh: List[FineTuneEvent] = []
+            # Events are read after the job, so a terminal job's last events are included.
+            for event in self.list_events(id) if want_events else []:
+                key = (event.created_at, event.type, event.message, event.step, event.level)
+                if key not in seen:
+                    seen.add(key)
+                    fresh.append(event)
+            yield job, fresh
+            if job.is_terminal:
+                return
+            pause = poll_interval
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise WaitTimeoutError(
+                        f"job {id} was still {job.status.value} when the wait timed out",
+                        job=job,
+                    )
+                pause = min(pause, remaining)
+            self._transport.sleep(pause)
+
+    # -- downloads ------------------------------------------------------------------------
+
+    def download(
+        self,
+        id: str,
+        *,
+        checkpoint: Optional[Literal["merged", "adapter", "model_output_path"]] = None,
+        checkpoint_step: Optional[int] = None,
+        output: Union[str, os.PathLike[str], None] = None,
+        overwrite: bool = False,
+        extract: bool = False,
+        progress: Union[bool, ProgressCallback, None] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> DownloadResult:
+        """Download a job's model (or one checkpoint) to disk.
+
+        Streams to ``<target>.part`` beside the target, resumes after a dropped
+        connection (``Range``), verifies size (and checksum when the server sends
+        one), computes the sha256 on the way, and renames into place only when
+        complete. A later call after an interruption resumes from the ``.part``.
+
+        :param checkpoint: ``"merged"`` or ``"adapter"`` for LoRA jobs,
+            ``"model_output_path"`` for full training; by default ``merged`` for
+            LoRA and ``model_output_path`` for full jobs.
+        :param checkpoint_step: an intermediate checkpoint's step.
+        :param output: a file path, or an existing directory (default: the
+            current directory) in which a name is made from the job.
+        :param overwrite: replace an existing file at the target.
+        :param extract: unpack the archive into a directory beside it.
+        :param progress: ``True`` for a progress bar on stderr (needs the
+            ``progress`` extra), or a callback ``(bytes_done, total)``.
+        :raises DownloadError: the download could not be completed.
+        """
+        from .download import download_fine_tune
+
+        return download_fine_tune(
+            self,
+            check_job_id(id),
+            checkpoint=checkpoint,
+            checkpoint_step=checkpoint_step,
+            output=output,
+            overwrite=overwrite,
+            extract=extract,
+            progress=progress,
+            timeout=timeout,
+        )
+
+    def _job_path(self, id: str, suffix: str = "") -> str:
+        return f"/fine-tunes/{path_segment(check_job_id(id))}{suffix}"
+
+
+def _failure_message(job: FineTune, events: List[FineTuneEvent]) -> str:
+    for event in reversed(events):
+        level = event.level.value if event.level is not None else ""
+        kind = event.type.value if event.type is not None else ""
+        if event.message and (level == "error" or kind in ("job_error", "job_user_error")):
+            return f"job {job.id} ended as {job.status.value}: {event.message}"
+    return f"job {job.id} ended as {job.status.value}"

@@ -1,0 +1,510 @@
+"""HTTP transport: the session, auth, retries, timeouts, logging and error mapping.
+
+Everything that talks to the network goes through :class:`Transport`. The
+retry rules live in :class:`RetryPolicy` and :meth:`Transport._should_retry`
+and nowhere else.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import json
+import logging
+import math
+import os
+import platform
+import random
+import sys
+import threading
+import time
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from urllib.parse import urlsplit
+
+import attrs
+import requests
+import requests.adapters
+import tenacity
+import urllib3.exceptions
+
+from ._version import __version__
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    RateLimitError,
+    TogetherError,
+    error_class_for_status,
+)
+
+__all__ = ["RetryPolicy", "Timeout", "Transport", "logger"]
+
+logger = logging.getLogger("together_finetune")
+
+#: A timeout in seconds, or a ``(connect, read)`` pair.
+Timeout = Union[float, Tuple[float, float]]
+
+DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 60.0)
+_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses after which the server certainly did not act on a non-idempotent request.
+_NOT_ACTED_STATUSES = frozenset({429, 503})
+
+
+@attrs.frozen
+class RetryPolicy:
+    """How requests are retried.
+
+    :param max_retries: retries after the first attempt (0 disables retrying).
+    :param initial_delay: first backoff, in seconds; doubled on each retry.
+    :param max_delay: largest backoff, in seconds.
+    :param jitter: fraction of each backoff removed at random (0 to 1).
+    :param max_retry_after: the longest ``Retry-After`` the client waits; a
+        longer one raises at once, with the value on the error.
+    :param download_resume_attempts: resume attempts without progress before a
+        download gives up (reset whenever new bytes arrive).
+    """
+
+    max_retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
+    initial_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
+    max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
+    jitter: float = attrs.field(
+        default=0.25, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
+    )
+    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    download_resume_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+
+    def backoff(self, retry_number: int, rand: Optional[float] = None) -> float:
+        """Seconds to wait before retry number ``retry_number`` (1-based), with jitter."""
+        base = min(self.initial_delay * 2.0 ** (retry_number - 1), self.max_delay)
+        draw = random.random() if rand is None else rand
+        return base * (1 - self.jitter * draw)
+
+    def wait(
+        self, retry_number: int, retry_after: Optional[float], rand: Optional[float] = None
+    ) -> float:
+        """Seconds to wait: the server's ``Retry-After`` when usable, else the backoff."""
+        if retry_after is not None and 0 < retry_after <= self.max_retry_after:
+            return float(retry_after)
+        return self.backoff(retry_number, rand)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: Optional[float] = None) -> Optional[float]:
+    """Read ``retry-after-ms`` / ``Retry-After`` (seconds or HTTP date) in seconds.
+
+    Returns ``None`` when absent or unusable (zero, negative, inf, nan, garbage).
+    """
+    value: Optional[float] = None
+    raw_ms = headers.get("retry-after-ms")
+    if raw_ms:
+        try:
+            value = float(raw_ms) / 1000
+        except ValueError:
+            value = None
+    raw = headers.get("retry-after")
+    if value is None and raw:
+        try:
+            value = float(raw)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(raw)
+            except (TypeError, ValueError, IndexError):
+                when = None
+            if when is not None:
+                value = when.timestamp() - (time.time() if now is None else now)
+    if value is None or math.isnan(value) or math.isinf(value) or value <= 0:
+        return None
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _nothing_was_sent(exc: BaseException) -> bool:
+    """True when a transport error happened before the request reached the server."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    if isinstance(exc, requests.ConnectionError):
+        reason: Any = exc.args[0] if exc.args else None
+        inner = getattr(reason, "reason", reason)
+        return isinstance(
+            inner, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
+        )
+    return False
+
+
+def _message_from_body(body: Any, status: int, text: str) -> str:
+    if isinstance(body, dict):
+        error = body.get("error")
+        if isinstance(error, dict) and isinstance(error.get("message"), str):
+            return str(error["message"])
+        if isinstance(error, str):
+            return error
+        if isinstance(body.get("message"), str):
+            return str(body["message"])
+    snippet = " ".join(text.split())[:200]
+    reason = requests.status_codes._codes.get(status, ("error",))[0].replace("_", " ")  # type: ignore[attr-defined]
+    return f"{reason} ({snippet})" if snippet else reason
+
+
+class _AttemptFailed(Exception):
+    """Internal: carries one attempt's failure and whether it may be retried."""
+
+    def __init__(
+        self, error: TogetherError, *, retryable: bool, retry_after: Optional[float], what: str
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.what = what
+        self.retryable = retryable
+        self.retry_after = retry_after
+
+
+class Transport:
+    """Sends requests to the API: one per call, retried as the policy says.
+
+    Safe to share between threads; after ``fork`` the child process opens its
+    own connections (a new :class:`requests.Session`).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str,
+        base_url: str,
+        timeout: Timeout = DEFAULT_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),
+        default_headers: Optional[Mapping[str, str]] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        pool_maxsize: int = 32,
+        allow_insecure_http: bool = False,
+    ) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise TogetherError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
+        if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
+            raise TogetherError(
+                f"refusing to send the API key over plain http to {parts.hostname}: use https, "
+                "or pass allow_insecure_http=True if this network is trusted"
+            )
+        self.base_url = base_url.rstrip("/")
+        self.timeout = normalize_timeout(timeout)
+        self.retry = retry
+        self.sleep = sleep
+        self.pool_maxsize = pool_maxsize
+        self._auth_header = f"Bearer {api_key}"
+        self._headers: Dict[str, str] = {
+            "User-Agent": (
+                f"together-finetune/{__version__} python/{platform.python_version()} "
+                f"requests/{requests.__version__}"
+            ),
+            "Accept": "application/json",
+        }
+        self._headers.update(default_headers or {})
+        self._session_lock = threading.Lock()
+        self._session: Optional[requests.Session] = None
+        self._session_pid = 0
+        self._retrying = {
+            idempotent: tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(retry.max_retries + 1),
+                retry=tenacity.retry_if_exception(
+                    lambda exc: isinstance(exc, _AttemptFailed) and exc.retryable
+                ),
+                wait=self._wait,
+                sleep=self._sleep,
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+            for idempotent in (True, False)
+        }
+
+    def __repr__(self) -> str:
+        return f"Transport(base_url={self.base_url!r})"
+
+    # -- session ---------------------------------------------------------------------------
+
+    @property
+    def session(self) -> requests.Session:
+        """The process's :class:`requests.Session` (recreated in a child after ``fork``)."""
+        pid = os.getpid()
+        session = self._session
+        if session is None or self._session_pid != pid:
+            with self._session_lock:
+                if self._session is None or self._session_pid != pid:
+                    self._session = self._new_session()
+                    self._session_pid = pid
+                session = self._session
+        return session
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(
+            pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0
+        )
+        session.mount("https://", adapter)
+        session.mount("http://", adapter)
+        session.headers.clear()
+        session.trust_env = True
+        return session
+
+    def close(self) -> None:
+        """Close pooled connections (a later request opens new ones)."""
+        with self._session_lock:
+            if self._session is not None and self._session_pid == os.getpid():
+                self._session.close()
+            self._session = None
+
+    # -- requests --------------------------------------------------------------------------
+
+    def url(self, path: str) -> str:
+        """The absolute URL of an API path such as ``/fine-tunes``."""
+        return self.base_url + path
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Optional[Mapping[str, Any]] = None,
+        json_body: Any = None,
+        idempotent: Optional[bool] = None,
+        timeout: Optional[Timeout] = None,
+        stream: bool = False,
+        headers: Optional[Mapping[str, str]] = None,
+        uncertain_hint: str = "",
+    ) -> requests.Response:
+        """Send a request, retrying as the policy allows; return a 2xx response.
+
+        :param idempotent: whether repeating the request is harmless (default:
+            True for GET, HEAD and DELETE). Non-idempotent requests are retried
+            only where the server certainly did not act.
+        :param uncertain_hint: appended to the error when a non-idempotent request
+            failed in a way that leaves its effect unknown.
+        :raises APIStatusError: for an error status, after any retries.
+        :raises APIConnectionError: when no answer came, after any retries.
+        """
+        if idempotent is None:
+            idempotent = method in ("GET", "HEAD", "DELETE")
+        send_timeout = normalize_timeout(timeout) if timeout is not None else self.timeout
+        body = None
+        send_headers = dict(self._headers)
+        send_headers["Authorization"] = self._auth_header
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":")).encode()
+            send_headers["Content-Type"] = "application/json"
+        if headers:
+            send_headers.update(headers)
+        attempts = 0
+        try:
+            for attempt in self._retrying[idempotent]:
+                with attempt:
+                    attempts = attempt.retry_state.attempt_number
+                    response = self._attempt(
+                        method,
+                        path,
+                        params,
+                        body,
+                        send_headers,
+                        send_timeout,
+                        stream,
+                        idempotent,
+                        uncertain_hint,
+                        attempts,
+                    )
+        except _AttemptFailed as failed:
+            failed.error.attempts = attempts
+            raise failed.error from failed.__cause__
+        return response
+
+    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """Like :meth:`request`, returning the decoded JSON body."""
+        response = self.request(method, path, **kwargs)
+        try:
+            return response.json()
+        except ValueError as exc:
+            from .errors import APIResponseValidationError
+
+            raise APIResponseValidationError(
+                f"{method} {path} answered {response.status_code} with a body that is not JSON",
+                body=response.text[:200],
+                request_id=response.headers.get("x-request-id"),
+            ) from exc
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Optional[Mapping[str, Any]],
+        body: Optional[bytes],
+        headers: Dict[str, str],
+        timeout: Tuple[float, float],
+        stream: bool,
+        idempotent: bool,
+        uncertain_hint: str,
+        attempt: int,
+    ) -> requests.Response:
+        started = time.perf_counter()
+        try:
+            response = self.session.request(
+                method,
+                self.url(path),
+                params=params,
+                data=body,
+                headers=headers,
+                timeout=timeout,
+                stream=stream,
+                allow_redirects=True,
+            )
+        except requests.RequestException as exc:
+            elapsed = (time.perf_counter() - started) * 1000
+            logger.debug(
+                "%s %s failed after %.1f ms: %s (attempt %d)",
+                method,
+                path,
+                elapsed,
+                type(exc).__name__,
+                attempt,
+            )
+            safe = idempotent or _nothing_was_sent(exc)
+            error_cls = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
+            what = "timed out" if error_cls is APITimeoutError else "failed"
+            message = f"{method} {path} {what}: {_describe_transport_error(exc)}"
+            if not safe and uncertain_hint:
+                message = f"{message}. {uncertain_hint}"
+            raise _AttemptFailed(
+                error_cls(message), retryable=safe, retry_after=None, what=f"{method} {path}"
+            ) from exc
+        elapsed = (time.perf_counter() - started) * 1000
+        request_id = response.headers.get("x-request-id")
+        logger.debug(
+            "%s %s -> %d in %.1f ms (request id %s, attempt %d)",
+            method,
+            path,
+            response.status_code,
+            elapsed,
+            request_id,
+            attempt,
+        )
+        if response.status_code < 400:
+            return response
+        raise self._status_failure(response, method, path, idempotent, uncertain_hint)
+
+    def _status_failure(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        idempotent: bool,
+        uncertain_hint: str,
+    ) -> _AttemptFailed:
+        status = response.status_code
+        try:
+            text = response.text
+        finally:
+            response.close()
+        try:
+            body: Any = json.loads(text) if text else None
+        except ValueError:
+            body = text[:2000]
+        retry_after = parse_retry_after(response.headers)
+        should = response.headers.get("x-should-retry", "").lower()
+        if should in ("true", "false"):
+            retryable = should == "true"
+        elif idempotent:
+            retryable = status in _RETRYABLE_STATUSES
+        else:
+            retryable = status in _NOT_ACTED_STATUSES
+        raw_retry_after = retry_after
+        if retryable and retry_after is not None and retry_after > self.retry.max_retry_after:
+            retryable = False  # not worth waiting out: tell the caller now
+        message = _message_from_body(body, status, text)
+        if not retryable and not idempotent and status >= 500 and uncertain_hint:
+            message = f"{message}. {uncertain_hint}"
+        error_cls = error_class_for_status(status)
+        kwargs: Dict[str, Any] = {
+            "status_code": status,
+            "body": body,
+            "response": response,
+            "request_id": response.headers.get("x-request-id"),
+        }
+        if error_cls is RateLimitError:
+            kwargs["retry_after"] = raw_retry_after
+        error = error_cls(f"{method} {path}: {message}", **kwargs)
+        return _AttemptFailed(
+            error, retryable=retryable, retry_after=retry_after, what=f"{method} {path}"
+        )
+
+    # -- tenacity hooks --------------------------------------------------------------------
+
+    def _wait(self, state: tenacity.RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        retry_after = exc.retry_after if isinstance(exc, _AttemptFailed) else None
+        return self.retry.wait(state.attempt_number, retry_after)
+
+    def _sleep(self, seconds: float) -> None:
+        self.sleep(seconds)
+
+    def _log_retry(self, state: tenacity.RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome else None
+        if not isinstance(exc, _AttemptFailed):  # pragma: no cover - only _AttemptFailed is retried
+            return
+        reason = type(exc.error).__name__
+        if isinstance(exc.error, APIStatusError):
+            reason = f"HTTP {exc.error.status_code}"
+        wait = state.next_action.sleep if state.next_action else 0.0
+        logger.info(
+            "retrying %s in %.2f s after %s (attempt %d of %d)",
+            exc.what,
+            wait,
+            reason,
+            state.attempt_number,
+            self.retry.max_retries + 1,
+        )
+
+
+def _describe_transport_error(exc: BaseException) -> str:
+    reason: Any = exc.args[0] if exc.args else exc
+    inner = getattr(reason, "reason", None)
+    if isinstance(exc, requests.ConnectTimeout):
+        return "the connection timed out"
+    if isinstance(exc, requests.ReadTimeout):
+        return "no answer within the read timeout"
+    if isinstance(inner, urllib3.exceptions.NewConnectionError):
+        return "could not connect"
+    if isinstance(reason, urllib3.exceptions.ProtocolError):
+        return "the connection was closed before an answer arrived"
+    return type(exc).__name__
+
+
+def normalize_timeout(timeout: Timeout) -> Tuple[float, float]:
+    """Turn a number or ``(connect, read)`` pair into a validated pair of seconds."""
+    if isinstance(timeout, tuple):
+        if len(timeout) != 2:
+            raise ValueError(f"timeout must be a number or a (connect, read) pair, got {timeout!r}")
+        connect, read = float(timeout[0]), float(timeout[1])
+    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
+        connect = read = float(timeout)
+    else:
+        raise ValueError(f"timeout must be a number or a (connect, read) pair, got {timeout!r}")
+    if not (connect > 0 and read > 0):
+        raise ValueError(f"timeout must be positive, got {timeout!r}")
+    return connect, read
+
+
+def configure_logging_from_env(environ: Mapping[str, str] = os.environ) -> None:
+    """Attach a stderr handler when ``TOGETHER_LOG`` is ``debug`` or ``info`` (once)."""
+    level_name = environ.get("TOGETHER_LOG", "").strip().lower()
+    level = {"debug": logging.DEBUG, "info": logging.INFO}.get(level_name)
+    if level is None:
+        return
+    logger.setLevel(level)
+    if not any(getattr(h, "_together_env", False) for h in logger.handlers):
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        handler._together_env = True  # type: ignore[attr-defined]
+        logger.addHandler(handler)
