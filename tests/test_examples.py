@@ -1,0 +1,83 @@
+"""Every example runs against the fake API, so none can rot."""
+
+from __future__ import annotations
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+from together_finetune import Client
+from together_finetune.testing import FakeTogether
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quickstart_runs_create_to_download_on_the_fake(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    quickstart = load("quickstart")
+    code = quickstart.main(
+        ["--output", str(tmp_path), "--poll-interval", "0.02", "--step-seconds", "0.02"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "finished: completed" in out
+    archives = list(tmp_path.glob("*.tar.zst"))
+    assert len(archives) == 1
+    assert f"downloaded {archives[0].stat().st_size} bytes" in out
+
+
+def test_quickstart_as_a_script(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(EXAMPLES.parent)}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "quickstart.py"), "--output", str(tmp_path),
+         "--poll-interval", "0.05", "--step-seconds", "0.05"],
+        capture_output=True, text=True, timeout=60, env=env, check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "finished: completed" in done.stdout
+    assert done.stderr == ""
+
+
+def test_flask_app_starts_and_shows_a_job(client: Client, server: FakeTogether) -> None:
+    app = load("flask_app").create_app(client).test_client()
+    answer = app.post("/jobs", json={"training_file": "file-x", "model": "m", "n_epochs": 2})
+    assert answer.status_code == 201
+    job_id = answer.get_json()["id"]
+    server.advance(job_id, steps=5)
+    shown = app.get(f"/jobs/{job_id}").get_json()
+    assert shown["status"] == "completed"
+    assert shown["done"] is True
+    assert app.get("/jobs/ft-missing").status_code == 404
+    assert app.get("/jobs/not-an-id").status_code == 400
+    assert app.post("/jobs", json={"model": "m"}).status_code == 400
+    assert len(server.requests_to("POST", "/fine-tunes")) == 1
+
+
+def test_job_report_summarises_the_account(
+    client: Client, server: FakeTogether, capsys: pytest.CaptureFixture[str]
+) -> None:
+    done = server.add_job(status="completed")
+    server.add_job(status="running")
+    module: Any = load("job_report")
+    summary = module.report(client)
+    assert summary["jobs"] == 2
+    assert summary["by_status"] == {"completed": 1, "running": 1}
+    assert set(summary["final_loss"]) == {done["id"]}
+    assert module.main(client) == 0
+    assert "2 jobs" in capsys.readouterr().out
