@@ -35,9 +35,10 @@ def api(step_seconds: float) -> Iterator[Client]:
     from together_finetune.testing import FakeTogether
 
     print("TOGETHER_API_KEY is not set: using the built-in fake API")
-    with FakeTogether(step_seconds=step_seconds) as fake, Client(
-        api_key=fake.api_key, base_url=fake.base_url
-    ) as client:
+    with (
+        FakeTogether(step_seconds=step_seconds) as fake,
+        Client(api_key=fake.api_key, base_url=fake.base_url) as client,
+    ):
         yield client
 
 

@@ -45,9 +45,21 @@ def test_quickstart_runs_create_to_download_on_the_fake(
 def test_quickstart_as_a_script(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(EXAMPLES.parent)}
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / "quickstart.py"), "--output", str(tmp_path),
-         "--poll-interval", "0.05", "--step-seconds", "0.05"],
-        capture_output=True, text=True, timeout=60, env=env, check=False,
+        [
+            sys.executable,
+            str(EXAMPLES / "quickstart.py"),
+            "--output",
+            str(tmp_path),
+            "--poll-interval",
+            "0.05",
+            "--step-seconds",
+            "0.05",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
     )
     assert done.returncode == 0, done.stderr
     assert "finished: completed" in done.stdout
