@@ -46,6 +46,13 @@ def _fail(value: Any, expected: str) -> Any:
     raise TypeError(f"expected {expected}, got {type(value).__name__} {value!r:.60}")
 
 
+def _optional(hook: Callable[[Any, Any], T]) -> Callable[[Any, Any], Optional[T]]:
+    def structure(value: Any, cls: Any) -> Optional[T]:
+        return None if value is None else hook(value, cls)
+
+    return structure
+
+
 def _structure_str(value: Any, _: Any) -> str:
     return value if isinstance(value, str) else _fail(value, "a string")
 
@@ -127,11 +134,16 @@ def _require_mapping(value: Any) -> Dict[str, Any]:
 
 def _build() -> cattrs.Converter:
     conv = cattrs.Converter()
-    conv.register_structure_hook(str, _structure_str)
-    conv.register_structure_hook(int, _structure_int)
-    conv.register_structure_hook(float, _structure_float)
-    conv.register_structure_hook(bool, _structure_bool)
-    conv.register_structure_hook(datetime, parse_datetime)
+    for primitive, strict in (
+        (str, _structure_str),
+        (int, _structure_int),
+        (float, _structure_float),
+        (bool, _structure_bool),
+        (datetime, parse_datetime),
+    ):
+        conv.register_structure_hook(primitive, strict)
+        # One call per optional field instead of cattrs' wrapper plus the hook.
+        conv.register_structure_hook(Optional[primitive], _optional(strict))
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
     conv.register_structure_hook(FineTuneStatus, _enum_hook(FineTuneStatus))
     conv.register_structure_hook(FineTuneEventType, _enum_hook(FineTuneEventType))
