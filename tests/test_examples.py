@@ -93,3 +93,8 @@ def test_job_report_summarises_the_account(
     assert set(summary["final_loss"]) == {done["id"]}
     assert module.main(client) == 0
     assert "2 jobs" in capsys.readouterr().out
+
+
+def test_the_pytest_plugin_fixture_gives_a_started_fake(fake_together: FakeTogether) -> None:
+    with Client(api_key=fake_together.api_key, base_url=fake_together.base_url) as client:
+        assert client.fine_tunes.list() == []
