@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
     Dict,
+    Generator,
+    Hashable,
     Iterator,
     List,
     Literal,
@@ -22,7 +24,7 @@ from typing import (
 
 from ._resource import Resource, check_id, path_segment
 from .converter import encode
-from .errors import FineTuneFailedError, WaitTimeoutError
+from .errors import FineTuneFailedError, NotFoundError, WaitTimeoutError
 from .models import (
     BatchSize,
     Checkpoint,
@@ -39,7 +41,7 @@ from .models import (
     TrainingType,
 )
 from .transport import Timeout, Transport
-from .validation import check_against_limits, validate_create_request
+from .validation import DPO_OPTIONS, check_against_limits, validate_create_request
 
 if TYPE_CHECKING:  # pragma: no cover
     from .download import ProgressCallback
@@ -76,6 +78,7 @@ class FineTunes(Resource):
         super().__init__(transport)
         self._clock = clock
         self._limits_cache: Dict[str, ModelLimits] = {}
+        self._limits_locks: Dict[str, threading.Lock] = {}
         self._limits_lock = threading.Lock()
 
     # -- jobs ----------------------------------------------------------------------------
@@ -102,6 +105,11 @@ class FineTunes(Resource):
         training_type: Optional[TrainingType] = None,
         training_method: Optional[TrainingMethod] = None,
         train_on_inputs: Optional[Union[bool, Literal["auto"]]] = None,
+        dpo_beta: Optional[float] = None,
+        rpo_alpha: Optional[float] = None,
+        simpo_gamma: Optional[float] = None,
+        dpo_normalize_logratios_by_length: Optional[bool] = None,
+        dpo_reference_free: Optional[bool] = None,
         multimodal_params: Optional[MultimodalParams] = None,
         from_checkpoint: Optional[str] = None,
         from_hf_model: Optional[str] = None,
@@ -128,13 +136,18 @@ class FineTunes(Resource):
         :param model: base model name; omit it when continuing ``from_checkpoint``.
         :param training_type: :class:`FullTraining` or :class:`LoRATraining` (server default: LoRA).
         :param training_method: :class:`SFT` or :class:`DPO`.
-        :param train_on_inputs: shorthand for ``training_method=SFT(train_on_inputs=...)``.
+        :param train_on_inputs: shorthand for ``training_method=SFT(train_on_inputs=...)``
+            (only with SFT or no ``training_method``).
+        :param dpo_beta: with ``rpo_alpha``, ``simpo_gamma``,
+            ``dpo_normalize_logratios_by_length`` and ``dpo_reference_free``: set on
+            ``training_method=DPO(...)``; only valid together with it.
         :param lr_scheduler: :class:`LinearLRScheduler` or :class:`CosineLRScheduler`.
         :param batch_size: an int, or ``"max"``.
         :param wandb_api_key: Weights & Biases key (sent as ``wandb_key``; never logged).
         :param hf_api_token: Hugging Face token (never logged).
         :param check_limits: also fetch the model's limits (once per model per client)
-            and check the arguments against them before sending.
+            and check the arguments against them before sending (skipped when
+            continuing ``from_checkpoint`` without a ``model``).
         :returns: the created job.
         :raises ValueError: an argument is invalid (nothing was sent).
         """
@@ -172,9 +185,24 @@ class FineTunes(Resource):
             wandb_name=wandb_name,
             wandb_entity=wandb_entity,
         )
-        request = validate_create_request(request, train_on_inputs=train_on_inputs)
+        dpo_options = dict(
+            zip(
+                DPO_OPTIONS,
+                (
+                    dpo_beta,
+                    rpo_alpha,
+                    simpo_gamma,
+                    dpo_normalize_logratios_by_length,
+                    dpo_reference_free,
+                ),
+            )
+        )
+        request = validate_create_request(
+            request, train_on_inputs=train_on_inputs, dpo_options=dpo_options
+        )
         if check_limits and request.model is not None:
-            problems = check_against_limits(request, self.model_limits(request.model))
+            limits = self._cached_limits(request.model, timeout)
+            problems = check_against_limits(request, limits)
             if problems:
                 raise ValueError(
                     "fine-tune arguments exceed the limits of "
@@ -219,10 +247,25 @@ class FineTunes(Resource):
         )
 
     def delete(self, id: str, *, timeout: Optional[Timeout] = None) -> DeleteResult:
-        """Delete a job and its outputs (``DELETE /fine-tunes/{id}``)."""
-        return cast(
-            "DeleteResult", self._call("DELETE", self._job_path(id), DeleteResult, timeout=timeout)
-        )
+        """Delete a job and its outputs (``DELETE /fine-tunes/{id}``).
+
+        Deleting is retried like any idempotent request. A 404 to the first
+        attempt raises :class:`NotFoundError` (no such job); a 404 to a *retry*
+        means an earlier attempt already deleted the job (its answer was lost),
+        so it counts as success.
+
+        :raises NotFoundError: there is no job with this ID.
+        """
+        path = self._job_path(id)
+        try:
+            return cast("DeleteResult", self._call("DELETE", path, DeleteResult, timeout=timeout))
+        except NotFoundError as exc:
+            if exc.attempts is not None and exc.attempts > 1:
+                return DeleteResult(
+                    message=f"Fine-tune job {id} deleted (by an earlier attempt whose answer "
+                    "was lost)"
+                )
+            raise
 
     def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> List[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
@@ -255,19 +298,32 @@ class FineTunes(Resource):
         """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
 
         Each row is a flat mapping such as ``{"train/loss": 0.5, "train/global_step": 7}``.
-        The filters are inclusive and sent as query parameters.
+        The filters are inclusive and sent as query parameters; the times must be
+        timezone-aware datetimes and are sent in UTC (``2026-01-01T12:00:00Z``).
+
+        :raises ValueError: a filter has the wrong type (nothing was sent).
         """
         params: Dict[str, Any] = {}
-        for name, value in (
+        for name, step in (
             ("global_step_from", global_step_from),
             ("global_step_to", global_step_to),
-            ("logged_at_from", logged_at_from),
-            ("logged_at_to", logged_at_to),
         ):
-            if isinstance(value, datetime):
-                params[name] = encode(value)
-            elif value is not None:
-                params[name] = value
+            if step is None:
+                continue
+            if not isinstance(step, int) or isinstance(step, bool):
+                raise ValueError(f"{name} must be an integer, got {step!r}")
+            params[name] = step
+        for name, when in (("logged_at_from", logged_at_from), ("logged_at_to", logged_at_to)):
+            if when is None:
+                continue
+            if not isinstance(when, datetime):
+                raise ValueError(f"{name} must be a datetime, got {when!r}")
+            if when.tzinfo is None or when.utcoffset() is None:
+                raise ValueError(
+                    f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc)), "
+                    f"got the naive {when!r}"
+                )
+            params[name] = encode(when.astimezone(timezone.utc))
         return cast(
             "List[Dict[str, float]]",
             self._get(
@@ -298,7 +354,14 @@ class FineTunes(Resource):
 
         When the API cannot estimate yet, ``estimation_available`` is False and
         ``unavailable_reason`` says why.
+
+        :raises ValueError: an argument is invalid (nothing was sent).
         """
+        for name, value, low in (("n_epochs", n_epochs, 1), ("n_evals", n_evals, 0)):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < low
+            ):
+                raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
         request = PriceEstimateRequest(
             training_file=_check_file_id(training_file, "training_file"),
             model=model,
@@ -326,18 +389,31 @@ class FineTunes(Resource):
         )
 
     def model_limits(self, model: str, *, timeout: Optional[Timeout] = None) -> ModelLimits:
-        """What ``model`` allows (``GET /fine-tunes/models/limits``); cached per client."""
+        """What ``model`` allows (``GET /fine-tunes/models/limits?model_name=``).
+
+        Always asks the API; the answer also refreshes the cache that
+        ``create(check_limits=True)`` reads.
+
+        :raises NotFoundError: the model is unknown or cannot be fine-tuned.
+        """
         if not isinstance(model, str) or not model.strip():
             raise ValueError(f"model must be a non-empty model name, got {model!r}")
-        cached = self._limits_cache.get(model)
-        if cached is not None:
-            return cached
         limits: ModelLimits = self._get(
             "/fine-tunes/models/limits", ModelLimits, params={"model_name": model}, timeout=timeout
         )
-        with self._limits_lock:
-            self._limits_cache[model] = limits
+        self._limits_cache[model] = limits
         return limits
+
+    def _cached_limits(self, model: str, timeout: Optional[Timeout]) -> ModelLimits:
+        """The model's limits, fetched at most once per model per client (errors not cached)."""
+        cached = self._limits_cache.get(model)
+        if cached is not None:
+            return cached
+        with self._limits_lock:
+            lock = self._limits_locks.setdefault(model, threading.Lock())
+        with lock:  # concurrent creates for one model share a single fetch
+            cached = self._limits_cache.get(model)
+            return cached if cached is not None else self.model_limits(model, timeout=timeout)
 
     def supported_models(self, *, timeout: Optional[Timeout] = None) -> List[str]:
         """Names of the models that can be fine-tuned (``GET /fine-tunes/models/supported``)."""
@@ -359,50 +435,78 @@ class FineTunes(Resource):
     ) -> FineTune:
         """Poll until the job reaches a terminal status and return it.
 
-        :param on_event: called once per new event, in order, including the
-            events of the final transition.
-        :param timeout: seconds to wait in all; then :class:`WaitTimeoutError`
-            (its ``.job`` is the last job seen).
-        :param raise_on_failure: raise :class:`FineTuneFailedError` when the job
-            ends as ``error``, ``user_error`` or ``cancelled``.
+        Terminal statuses are ``completed``, ``error``, ``user_error`` and
+        ``cancelled`` (:attr:`FineTuneStatus.is_terminal`).
 
-        Transient errors while polling are retried by the transport.
+        :param poll_interval: seconds between polls.
+        :param timeout: seconds to wait in all; then :class:`WaitTimeoutError`
+            (its ``.job`` is the last job seen). ``None`` waits for ever.
+        :param on_event: called once per new event, in order, including the
+            events of the final transition (events are read after the job).
+        :param raise_on_failure: raise :class:`FineTuneFailedError` when the job
+            ends as ``error``, ``user_error`` or ``cancelled``; its message is the
+            last error event's.
+
+        Transient errors while polling are retried by the transport and do not
+        end the wait; an error that outlasts the retries is raised.
         """
-        want_events = on_event is not None or raise_on_failure
+        check_job_id(id)
         events: List[FineTuneEvent] = []
-        for job, new_events in self._poll(id, poll_interval, timeout, want_events):
+        for job, new_events in self._poll(id, poll_interval, timeout, on_event is not None):
             for event in new_events:
                 events.append(event)
                 if on_event is not None:
                     on_event(event)
             if job.is_terminal:
                 if raise_on_failure and job.status.is_failure:
+                    if on_event is None:
+                        events = self.list_events(id)
                     raise FineTuneFailedError(_failure_message(job, events), job=job)
                 return job
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def follow_events(self, id: str, *, poll_interval: float = 5.0) -> Iterator[FineTuneEvent]:
-        """Yield each event of the job once, in order, until the job is terminal."""
-        for _job, new_events in self._poll(id, poll_interval, None, True):
-            yield from new_events
+    def follow_events(
+        self, id: str, *, poll_interval: float = 5.0
+    ) -> Generator[FineTuneEvent, None, None]:
+        """Yield each event of the job once, in order, until the job is terminal.
+
+        The arguments are checked at once (not at the first ``next``); the
+        iterator ends after the events of the final transition.
+        """
+        check_job_id(id)
+        _check_poll_interval(poll_interval)
+        return (
+            event
+            for _job, new_events in self._poll(id, poll_interval, None, True)
+            for event in new_events
+        )
 
     def _poll(
         self, id: str, poll_interval: float, timeout: Optional[float], want_events: bool
     ) -> Iterator[Tuple[FineTune, List[FineTuneEvent]]]:
         check_job_id(id)
-        if poll_interval <= 0:
-            raise ValueError(f"poll_interval must be positive, got {poll_interval!r}")
+        _check_poll_interval(poll_interval)
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
+        ):
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
         deadline = None if timeout is None else self._clock() + timeout
-        seen: set[Tuple[Any, ...]] = set()
+        # How many copies of each event were already reported: the log is
+        # append-only, so an event is new when it occurs more often than before
+        # (two identical events both count).
+        seen: Dict[Hashable, int] = {}
         while True:
             job = self.retrieve(id)
             fresh: List[FineTuneEvent] = []
             # Events are read after the job, so a terminal job's last events are included.
-            for event in self.list_events(id) if want_events else []:
-                key = (event.created_at, event.type, event.message, event.step, event.level)
-                if key not in seen:
-                    seen.add(key)
-                    fresh.append(event)
+            if want_events:
+                counts: Dict[Hashable, int] = {}
+                for event in self.list_events(id):
+                    key = _event_key(event)
+                    counts[key] = counts.get(key, 0) + 1
+                    if counts[key] > seen.get(key, 0):
+                        seen[key] = counts[key]
+                        fresh.append(event)
             yield job, fresh
             if job.is_terminal:
                 return
@@ -411,7 +515,7 @@ class FineTunes(Resource):
                 remaining = deadline - self._clock()
                 if remaining <= 0:
                     raise WaitTimeoutError(
-                        f"job {id} was still {job.status.value} when the wait timed out",
+                        f"job {id} was still {job.status.value} after waiting {timeout:g} s",
                         job=job,
                     )
                 pause = min(pause, remaining)
@@ -468,10 +572,34 @@ class FineTunes(Resource):
         return f"/fine-tunes/{path_segment(check_job_id(id))}{suffix}"
 
 
+def _check_poll_interval(poll_interval: float) -> None:
+    if (
+        not isinstance(poll_interval, (int, float))
+        or isinstance(poll_interval, bool)
+        or not poll_interval > 0
+    ):
+        raise ValueError(f"poll_interval must be a positive number, got {poll_interval!r}")
+
+
+def _event_key(event: FineTuneEvent) -> Hashable:
+    """What identifies an event across polls (fields a server may fill in later excluded)."""
+    return (
+        event.created_at,
+        event.type,
+        event.level,
+        event.message,
+        event.step,
+        event.checkpoint_path,
+        event.model_path,
+        event.hash,
+    )
+
+
 def _failure_message(job: FineTune, events: List[FineTuneEvent]) -> str:
+    """The last error event's message, else a sentence naming the job and its status."""
     for event in reversed(events):
-        level = event.level.value if event.level is not None else ""
-        kind = event.type.value if event.type is not None else ""
+        level = event.level.value.lower() if event.level is not None else ""
+        kind = event.type.value.lower() if event.type is not None else ""
         if event.message and (level == "error" or kind in ("job_error", "job_user_error")):
-            return f"job {job.id} ended as {job.status.value}: {event.message}"
+            return event.message
     return f"job {job.id} ended as {job.status.value}"

@@ -6,7 +6,8 @@ and report every problem at once, each naming the argument and what it allows.
 
 from __future__ import annotations
 
-from typing import List, Literal, Optional, Union
+import math
+from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 import attrs
 
@@ -19,11 +20,28 @@ from .models import (
     LinearLRScheduler,
     LoRATraining,
     ModelLimits,
+    TrainingMethod,
 )
 
-__all__ = ["check_against_limits", "create_request_problems", "validate_create_request"]
+__all__ = [
+    "DPO_OPTIONS",
+    "MAX_SUFFIX_LENGTH",
+    "check_against_limits",
+    "create_request_problems",
+    "validate_create_request",
+]
 
 MAX_SUFFIX_LENGTH = 64
+#: The DPO settings ``create`` also takes as plain arguments (folded into ``DPO(...)``).
+DPO_OPTIONS = (
+    "dpo_beta",
+    "rpo_alpha",
+    "simpo_gamma",
+    "dpo_normalize_logratios_by_length",
+    "dpo_reference_free",
+)
+
+TrainOnInputs = Union[bool, Literal["auto"]]
 
 
 def _is_int(value: object) -> bool:
@@ -34,10 +52,85 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _is_train_on_inputs(value: object) -> bool:
+    return isinstance(value, bool) or value == "auto"
+
+
+def _fold_method(
+    request: FineTuneRequest,
+    train_on_inputs: object,
+    dpo_options: Mapping[str, object],
+    problems: List[str],
+) -> Optional[TrainingMethod]:
+    """The training method with the shorthand arguments folded in; problems appended."""
+    method = request.training_method
+    if train_on_inputs is not None:
+        if not _is_train_on_inputs(train_on_inputs):
+            problems.append(
+                f"train_on_inputs: must be True, False or 'auto', got {train_on_inputs!r}"
+            )
+        elif method is None:
+            method = SFT(train_on_inputs=train_on_inputs)  # type: ignore[arg-type]
+        elif not isinstance(method, SFT):
+            problems.append(
+                "train_on_inputs: only applies to SFT, not to "
+                f"training_method={type(method).__name__}"
+            )
+        elif method.train_on_inputs != train_on_inputs:
+            problems.append(
+                "train_on_inputs: given both as an argument "
+                f"({train_on_inputs!r}) and in training_method=SFT(train_on_inputs="
+                f"{method.train_on_inputs!r}); give it once"
+            )
+    given = {name: value for name, value in dpo_options.items() if value is not None}
+    for name in given:
+        if name not in DPO_OPTIONS:
+            problems.append(f"{name}: not a DPO option (known: {', '.join(DPO_OPTIONS)})")
+    given = {name: value for name, value in given.items() if name in DPO_OPTIONS}
+    if given:
+        names = ", ".join(given)
+        if not isinstance(method, DPO):
+            shown = "none" if method is None else type(method).__name__
+            problems.append(
+                f"{names}: only apply to DPO (training_method=DPO(...)), "
+                f"but training_method is {shown}"
+            )
+        else:
+            clashes = [
+                name
+                for name, value in given.items()
+                if getattr(method, name) is not None and getattr(method, name) != value
+            ]
+            if clashes:
+                problems.append(
+                    f"{', '.join(clashes)}: given both as an argument and in "
+                    "training_method=DPO(...) with different values; give each once"
+                )
+            else:
+                changes: Dict[str, Any] = dict(given)
+                method = attrs.evolve(method, **changes)
+    return method
+
+
 def create_request_problems(
-    request: FineTuneRequest, *, train_on_inputs: Optional[Union[bool, str]] = None
+    request: FineTuneRequest,
+    *,
+    train_on_inputs: Optional[TrainOnInputs] = None,
+    dpo_options: Optional[Mapping[str, Any]] = None,
 ) -> List[str]:
-    """Every problem with a create request, as ``"<argument>: <what is allowed>"`` lines."""
+    """Every problem with a create request, as ``"<argument>: <what is allowed>"`` lines.
+
+    :param train_on_inputs: the ``train_on_inputs`` shorthand argument, if given
+        (only valid with SFT or no training method).
+    :param dpo_options: the DPO shorthand arguments given (``dpo_beta``, ...;
+        only valid with ``training_method=DPO(...)``).
+    """
+    return _check(request, train_on_inputs, dpo_options or {})[1]
+
+
+def _check(
+    request: FineTuneRequest, train_on_inputs: object, dpo_options: Mapping[str, object]
+) -> Tuple[Optional[TrainingMethod], List[str]]:
     problems: List[str] = []
     r = request
 
@@ -59,34 +152,43 @@ def create_request_problems(
         ok = _is_number(value)
         if ok:
             v = float(value)  # type: ignore[arg-type]
-            ok = (v > low if open_low else v >= low) and (
-                high is None or (v < high if open_high else v <= high)
+            ok = (
+                not math.isnan(v)
+                and (v > low if open_low else v >= low)
+                and (high is None or (v < high if open_high else v <= high))
             )
         if not ok:
-            lo = f"({low}" if open_low else f"[{low}"
-            hi = f"{high})" if open_high else (f"{high}]" if high is not None else "inf)")
-            problems.append(f"{name}: must be a number in {lo}, {hi}, got {value!r}")
+            if high is None:
+                allowed = f"> {low:g}" if open_low else f">= {low:g}"
+            else:
+                lo = f"({low:g}" if open_low else f"[{low:g}"
+                hi = f"{high:g})" if open_high else f"{high:g}]"
+                allowed = f"in {lo}, {hi}"
+            problems.append(f"{name}: must be a number {allowed}, got {value!r}")
+
+    def need_bool(name: str, value: object) -> None:
+        if value is not None and not isinstance(value, bool):
+            problems.append(f"{name}: must be True or False, got {value!r}")
 
     if (r.model is None) == (r.from_checkpoint is None):
         problems.append(
             "model / from_checkpoint: give exactly one (model to start a new job, "
             "from_checkpoint to continue one)"
         )
+    for name, value in (("model", r.model), ("from_checkpoint", r.from_checkpoint)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            problems.append(f"{name}: must be a non-empty string, got {value!r}")
     if r.from_hf_model is not None and r.model is None:
         problems.append("from_hf_model: needs model (the base architecture it is close to)")
     need_int("n_epochs", r.n_epochs, 1)
     need_int("n_checkpoints", r.n_checkpoints, 1)
     need_int("n_evals", r.n_evals, 0)
-    if _is_int(r.n_evals) and r.n_evals and r.validation_file is None:
+    if _is_int(r.n_evals) and r.n_evals and r.n_evals > 0 and r.validation_file is None:
         problems.append("n_evals: evaluations (n_evals > 0) need a validation_file")
     if (
         r.batch_size is not None
         and r.batch_size != "max"
-        and not (
-            isinstance(r.batch_size, int)
-            and not isinstance(r.batch_size, bool)
-            and r.batch_size >= 1
-        )
+        and not (_is_int(r.batch_size) and int(r.batch_size) >= 1)
     ):
         problems.append(f"batch_size: must be an integer >= 1 or 'max', got {r.batch_size!r}")
     need_range("learning_rate", r.learning_rate, 0, None, open_low=True)
@@ -94,6 +196,8 @@ def create_request_problems(
     need_range("max_grad_norm", r.max_grad_norm, 0, None)
     need_range("weight_decay", r.weight_decay, 0, None)
     need_int("max_seq_length", r.max_seq_length, 1)
+    if r.random_seed is not None and not _is_int(r.random_seed):
+        problems.append(f"random_seed: must be an integer, got {r.random_seed!r}")
     if isinstance(r.lr_scheduler, (LinearLRScheduler, CosineLRScheduler)):
         need_range("min_lr_ratio", r.lr_scheduler.min_lr_ratio, 0, 1)
     if isinstance(r.lr_scheduler, CosineLRScheduler):
@@ -102,75 +206,92 @@ def create_request_problems(
         need_int("lora_r", r.training_type.lora_r, 1)
         need_int("lora_alpha", r.training_type.lora_alpha, 1)
         need_range("lora_dropout", r.training_type.lora_dropout, 0, 1, open_high=True)
-    if isinstance(r.training_method, SFT) and r.training_method.train_on_inputs not in (
-        True,
-        False,
-        "auto",
-    ):
+    method = _fold_method(r, train_on_inputs, dpo_options, problems)
+    if isinstance(method, SFT) and not _is_train_on_inputs(method.train_on_inputs):
         problems.append(
-            "train_on_inputs: must be True, False or 'auto', "
-            f"got {r.training_method.train_on_inputs!r}"
+            f"train_on_inputs: must be True, False or 'auto', got {method.train_on_inputs!r}"
         )
-    if isinstance(r.training_method, DPO):
-        if train_on_inputs is not None:
-            problems.append("train_on_inputs: only applies to SFT, not DPO")
-        need_range("dpo_beta", r.training_method.dpo_beta, 0, None, open_low=True)
-        need_range("rpo_alpha", r.training_method.rpo_alpha, 0, None)
-        need_range("simpo_gamma", r.training_method.simpo_gamma, 0, None)
-    elif train_on_inputs is not None and train_on_inputs not in (True, False, "auto"):
-        problems.append(f"train_on_inputs: must be True, False or 'auto', got {train_on_inputs!r}")
-    if r.suffix is not None and (
-        not isinstance(r.suffix, str) or len(r.suffix) > MAX_SUFFIX_LENGTH
-    ):
-        problems.append(f"suffix: at most {MAX_SUFFIX_LENGTH} characters, got {len(str(r.suffix))}")
-    return problems
+    if isinstance(method, DPO):
+        need_range("dpo_beta", method.dpo_beta, 0, None, open_low=True)
+        need_range("rpo_alpha", method.rpo_alpha, 0, None)
+        need_range("simpo_gamma", method.simpo_gamma, 0, None)
+        need_bool("dpo_normalize_logratios_by_length", method.dpo_normalize_logratios_by_length)
+        need_bool("dpo_reference_free", method.dpo_reference_free)
+    suffix: object = r.suffix
+    if suffix is not None:
+        if not isinstance(suffix, str):
+            problems.append(f"suffix: must be a string, got {suffix!r}")
+        elif len(suffix) > MAX_SUFFIX_LENGTH:
+            problems.append(f"suffix: at most {MAX_SUFFIX_LENGTH} characters, got {len(suffix)}")
+    return method, problems
 
 
 def validate_create_request(
-    request: FineTuneRequest, *, train_on_inputs: Optional[Union[bool, Literal["auto"]]] = None
+    request: FineTuneRequest,
+    *,
+    train_on_inputs: Optional[TrainOnInputs] = None,
+    dpo_options: Optional[Mapping[str, Any]] = None,
 ) -> FineTuneRequest:
-    """Check a create request; return it with ``train_on_inputs`` folded into SFT.
+    """Check a create request; return it with the shorthand arguments folded in.
+
+    ``train_on_inputs`` becomes ``SFT(train_on_inputs=...)``; the DPO options
+    are set on the request's ``DPO(...)``.
 
     :raises ValueError: listing every problem at once.
     """
-    problems = create_request_problems(request, train_on_inputs=train_on_inputs)
+    method, problems = _check(request, train_on_inputs, dpo_options or {})
     if problems:
         raise ValueError("invalid fine-tune arguments:\n  - " + "\n  - ".join(problems))
-    if train_on_inputs is not None and not isinstance(request.training_method, DPO):
-        request = attrs.evolve(request, training_method=SFT(train_on_inputs=train_on_inputs))
+    if method is not request.training_method:
+        request = attrs.evolve(request, training_method=method)
     return request
+
+
+def _bounds(low: Optional[float], high: Optional[float]) -> str:
+    if low is not None and high is not None:
+        return f"in [{low:g}, {high:g}]"
+    if high is not None:
+        return f"at most {high:g}"
+    return f"at least {low:g}"
 
 
 def check_against_limits(request: FineTuneRequest, limits: ModelLimits) -> List[str]:
     """Problems of a (valid) request against a model's limits; empty when it fits."""
     problems: List[str] = []
+    model = limits.model_name
     full = isinstance(request.training_type, FullTraining)
     training = limits.full_training if full else limits.lora_training
     if full and limits.full_training is None:
-        problems.append(f"training_type: {limits.model_name} does not support full training")
+        problems.append(f"training_type: {model} does not support full training (use LoRA)")
     if training is not None and _is_int(request.batch_size):
         batch = int(request.batch_size)  # type: ignore[arg-type]
         high = training.max_batch_size_dpo if isinstance(request.training_method, DPO) else None
         high = high if high is not None else training.max_batch_size
         low = training.min_batch_size
         if (low is not None and batch < low) or (high is not None and batch > high):
-            problems.append(f"batch_size: must be in [{low}, {high}] for this model, got {batch}")
+            kind = "DPO " if isinstance(request.training_method, DPO) else ""
+            problems.append(
+                f"batch_size: must be {_bounds(low, high)} for {kind}training of {model}, "
+                f"got {batch}"
+            )
     lora = request.training_type
     max_rank = training.max_rank if training is not None else None
     if isinstance(lora, LoRATraining) and max_rank is not None and lora.lora_r > max_rank:
-        problems.append(f"lora_r: at most {max_rank} for this model, got {lora.lora_r}")
-    epochs, evals = request.n_epochs, request.n_evals
-    if limits.max_num_epochs is not None and epochs is not None and epochs > limits.max_num_epochs:
-        problems.append(f"n_epochs: at most {limits.max_num_epochs}, got {request.n_epochs}")
-    if limits.max_num_evals is not None and evals is not None and evals > limits.max_num_evals:
-        problems.append(f"n_evals: at most {limits.max_num_evals}, got {request.n_evals}")
+        problems.append(f"lora_r: must be at most {max_rank} for {model}, got {lora.lora_r}")
+    for name, value, high in (
+        ("n_epochs", request.n_epochs, limits.max_num_epochs),
+        ("n_evals", request.n_evals, limits.max_num_evals),
+        ("n_checkpoints", request.n_checkpoints, limits.max_num_checkpoints),
+    ):
+        if high is not None and value is not None and value > high:
+            problems.append(f"{name}: must be at most {high} for {model}, got {value}")
     if request.learning_rate is not None:
         low_lr, high_lr = limits.min_learning_rate, limits.max_learning_rate
         if (low_lr is not None and request.learning_rate < low_lr) or (
             high_lr is not None and request.learning_rate > high_lr
         ):
             problems.append(
-                f"learning_rate: must be in [{low_lr}, {high_lr}] for this model, "
+                f"learning_rate: must be {_bounds(low_lr, high_lr)} for {model}, "
                 f"got {request.learning_rate}"
             )
     return problems
