@@ -531,13 +531,13 @@ def _cmd_create(args: argparse.Namespace, out: _Out) -> int:
         train_on_inputs = args.train_on_inputs  # the library rejects it, naming the argument
     if args.dry_run:
         from .converter import encode
-        from .fine_tunes import _check_file_id
+        from .fine_tunes import check_file_id
         from .models import FineTuneRequest
         from .validation import check_against_limits, validate_create_request
 
-        fields["training_file"] = _check_file_id(fields["training_file"], "training_file")
+        fields["training_file"] = check_file_id(fields["training_file"], "training_file")
         if "validation_file" in fields:
-            fields["validation_file"] = _check_file_id(fields["validation_file"], "validation_file")
+            fields["validation_file"] = check_file_id(fields["validation_file"], "validation_file")
         request = validate_create_request(
             FineTuneRequest(**fields), train_on_inputs=train_on_inputs
         )

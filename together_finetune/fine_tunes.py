@@ -60,7 +60,8 @@ def check_job_id(job_id: Any) -> str:
     return check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
 
 
-def _check_file_id(value: Any, what: str) -> str:
+def check_file_id(value: Any, what: str = "file ID") -> str:
+    """Validate a file ID (``file-...``); a path gets advice to upload it first."""
     if isinstance(value, os.PathLike) or (
         isinstance(value, str) and not value.startswith("file-") and Path(value).suffix
     ):
@@ -151,9 +152,9 @@ class FineTunes(Resource):
         :returns: the created job.
         :raises ValueError: an argument is invalid (nothing was sent).
         """
-        training_file = _check_file_id(training_file, "training_file")
+        training_file = check_file_id(training_file, "training_file")
         if validation_file is not None:
-            validation_file = _check_file_id(validation_file, "validation_file")
+            validation_file = check_file_id(validation_file, "validation_file")
         request = FineTuneRequest(
             training_file=training_file,
             model=model,
@@ -363,12 +364,12 @@ class FineTunes(Resource):
             ):
                 raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
         request = PriceEstimateRequest(
-            training_file=_check_file_id(training_file, "training_file"),
+            training_file=check_file_id(training_file, "training_file"),
             model=model,
             validation_file=(
                 None
                 if validation_file is None
-                else _check_file_id(validation_file, "validation_file")
+                else check_file_id(validation_file, "validation_file")
             ),
             n_epochs=n_epochs,
             n_evals=n_evals,
