@@ -21,6 +21,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
+    from .dataset import DatasetError, DatasetProblem, DatasetReport, check_dataset
     from .download import extract_archive
     from .errors import (
         APIConnectionError,
@@ -40,6 +41,7 @@ if TYPE_CHECKING:  # pragma: no cover
         UnprocessableEntityError,
         WaitTimeoutError,
     )
+    from .files import FileDeleteResult, FileObject, Files, UploadError
     from .models import (
         DPO,
         SFT,
@@ -71,6 +73,14 @@ _EXPORTS = {
     "Client": "client",
     "RetryPolicy": "transport",
     "extract_archive": "download",
+    "check_dataset": "dataset",
+    "DatasetError": "dataset",
+    "DatasetProblem": "dataset",
+    "DatasetReport": "dataset",
+    "Files": "files",
+    "FileObject": "files",
+    "FileDeleteResult": "files",
+    "UploadError": "files",
     **dict.fromkeys(
         (
             "APIConnectionError",
@@ -135,9 +145,15 @@ __all__ = [
     "Client",
     "ConflictError",
     "CosineLRScheduler",
+    "DatasetError",
+    "DatasetProblem",
+    "DatasetReport",
     "DeleteResult",
     "DownloadError",
     "DownloadResult",
+    "FileDeleteResult",
+    "FileObject",
+    "Files",
     "FineTune",
     "FineTuneEvent",
     "FineTuneEventLevel",
@@ -163,8 +179,10 @@ __all__ = [
     "UnknownTrainingMethod",
     "UnknownTrainingType",
     "UnprocessableEntityError",
+    "UploadError",
     "WaitTimeoutError",
     "__version__",
+    "check_dataset",
     "extract_archive",
 ]
 

@@ -9,6 +9,7 @@ from typing import Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from .errors import TogetherError
+from .files import Files
 from .fine_tunes import FineTunes
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
 
@@ -95,6 +96,8 @@ class Client:
         )
         #: Fine-tuning jobs: create, list, retrieve, cancel, events, download, ...
         self.fine_tunes = FineTunes(self._transport, clock=clock)
+        #: Training data: upload, list, retrieve, delete, content.
+        self.files = Files(self._transport)
 
     @property
     def base_url(self) -> str:

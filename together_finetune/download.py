@@ -15,17 +15,25 @@ import contextlib
 import hashlib
 import json
 import os
+import queue
 import re
 import shutil
 import tarfile
 import tempfile
+import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, Optional, Tuple, Union
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Tuple, Union
 
 import requests
 import urllib3.exceptions
 
-from .errors import APIStatusError, DownloadError, TogetherError
+from .errors import (
+    APIConnectionError,
+    APIStatusError,
+    APITimeoutError,
+    DownloadError,
+    TogetherError,
+)
 from .models import DownloadResult, FullTraining, UnknownTrainingType
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -51,6 +59,12 @@ _STREAM_ERRORS = (
 )
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tgz", ".tar")
+#: Statuses that, while resuming, count as one failed attempt instead of ending the download.
+_RESUMABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Chunks read from the network but not yet written and hashed.
+_QUEUE_DEPTH = 4
+#: Bytes written between background ``fdatasync`` calls (writeback overlaps the download).
+_FLUSH_EVERY = 64 * 1024 * 1024
 
 
 def _extension_for(content_type: str) -> str:
@@ -74,11 +88,11 @@ class _Target:
         self.stem = stem
         self.final = final
 
-    @property
-    def part(self) -> Path:
-        if self.final is not None:
-            return self.final.with_name(self.final.name + ".part")
-        return self.directory / f"{self.stem}.part"
+        # Fixed before the final name is known, so a later call finds it again.
+        if final is not None:
+            self.part = final.with_name(final.name + ".part")
+        else:
+            self.part = directory / f"{stem}.part"
 
     @property
     def meta(self) -> Path:
@@ -124,9 +138,9 @@ def download_fine_tune(
             raise DownloadError(f"{out} already exists (pass overwrite=True to replace it)")
 
     # Retrieve the job only when its kind or name is needed.
-    if (checkpoint is None and checkpoint_step is None) or to_directory:
+    if checkpoint is None or to_directory:
         job = fine_tunes.retrieve(job_id)
-        if checkpoint is None and checkpoint_step is None:
+        if checkpoint is None:
             full = isinstance(job.training_type, (FullTraining, UnknownTrainingType))
             checkpoint = "model_output_path" if full else "merged"
         name = job.model_output_name or job_id
@@ -136,8 +150,7 @@ def download_fine_tune(
         stem = _safe_name(name)
         if checkpoint_step is not None:
             stem += f"-step-{checkpoint_step}"
-        elif checkpoint is not None:
-            stem += f"-{checkpoint}"
+        stem += f"-{checkpoint}"
         target = _Target(out, stem, None)
         if not overwrite:
             for suffix in (".tar.zst", ".tar.gz"):
@@ -210,22 +223,37 @@ class _Stream:
 
     def _load_partial(self) -> None:
         part = self.target.part
-        if not part.exists():
+        if not part.is_file():
             return
         try:
             meta = json.loads(self.target.meta.read_text())
         except (OSError, ValueError):
             meta = {}
-        self.validator = meta.get("validator")
-        self.content_type = meta.get("content_type")
-        self.total = meta.get("total")
-        with open(part, "rb") as f:  # hash what an earlier run already wrote
-            for block in iter(lambda: f.read(CHUNK_SIZE), b""):
-                self.hasher.update(block)
-                self.offset += len(block)
+        if not isinstance(meta, dict):
+            meta = {}
+        validator, content_type = meta.get("validator"), meta.get("content_type")
+        total, checksum = meta.get("total"), meta.get("checksum")
+        self.validator = validator if isinstance(validator, str) else None
+        self.content_type = content_type if isinstance(content_type, str) else None
+        self.total = total if isinstance(total, int) and not isinstance(total, bool) else None
+        self.checksum = checksum if isinstance(checksum, str) else None
+        try:
+            with open(part, "rb") as f:  # hash what an earlier run already wrote
+                for block in iter(lambda: f.read(CHUNK_SIZE), b""):
+                    self.hasher.update(block)
+                    self.offset += len(block)
+        except OSError as exc:
+            raise DownloadError(f"cannot read {part}: {exc.strerror or exc}") from exc
+        if self.total is not None and self.offset > self.total:
+            self._discard_part()  # longer than the file it belongs to: useless
 
     def _save_meta(self) -> None:
-        meta = {"validator": self.validator, "content_type": self.content_type, "total": self.total}
+        meta = {
+            "validator": self.validator,
+            "content_type": self.content_type,
+            "total": self.total,
+            "checksum": self.checksum,
+        }
         with contextlib.suppress(OSError):  # only an optimisation for a later resume
             self.target.meta.write_text(json.dumps(meta))
 
@@ -233,25 +261,28 @@ class _Stream:
         self.hasher = hashlib.sha256()
         self.offset = 0
         self.total = None
+        self.checksum = None
 
     # -- the loop -----------------------------------------------------------------------
 
     def run(self, overwrite: bool) -> Tuple[Path, int, str]:
         self._load_partial()
-        stalls = 0
+        resumes = 0  # resume attempts since bytes last arrived
         while True:
             progressed, done = self._attempt()
             if done:
                 break
-            stalls = 0 if progressed else stalls + 1
-            if stalls > self.budget:
+            if progressed:
+                resumes = 0
+            resumes += 1
+            if resumes > self.budget:
                 raise DownloadError(
                     f"download of {self.params['ft_id']} stopped at {self.offset} of "
-                    f"{self.total if self.total is not None else '?'} bytes after {stalls} "
-                    f"attempts without progress; the partial file {self.target.part} is kept "
-                    "and the next download resumes from it"
+                    f"{self.total if self.total is not None else '?'} bytes after "
+                    f"{resumes - 1} resume attempts without progress; the partial file "
+                    f"{self.target.part} is kept and the next download resumes from it"
                 )
-            self.transport.sleep(self.transport.retry.backoff(max(stalls, 1)))
+            self.transport.sleep(self.transport.retry.backoff(resumes))
         return self._finish(overwrite)
 
     def _attempt(self) -> Tuple[bool, bool]:
@@ -271,10 +302,12 @@ class _Stream:
                 timeout=self.timeout,
             )
         except APIStatusError as exc:
-            if exc.status_code != 416:
-                raise
-            return self._unsatisfiable(exc)
-        except TogetherError:
+            if exc.status_code == 416 and self.offset > 0:
+                return self._unsatisfiable(exc)
+            if self.offset > 0 and exc.status_code in _RESUMABLE_STATUSES:
+                return False, False  # a server hiccup while resuming: counts against the budget
+            raise
+        except (APIConnectionError, APITimeoutError):
             return False, False  # no connection: counts against the budget
         with response:
             try:
@@ -288,10 +321,17 @@ class _Stream:
         if exc.response is not None:
             match = re.match(r"bytes\s+\*/(\d+)", exc.response.headers.get("Content-Range", ""))
             total = int(match.group(1)) if match else None
+        announced = self.total
+        if total is not None and announced is not None and total != announced:
+            self._discard_part()
+            raise DownloadError(
+                f"download of {self.params['ft_id']}: the server announced {announced} bytes "
+                f"but now says the file has {total}; the partial file was discarded"
+            )
         if total is not None and total == self.offset:
             self.total = total
             return False, True  # the .part already holds everything
-        self._discard_part()  # it does not fit what the server has now
+        self._discard_part()  # it does not fit what the server has now: start over
         return False, False
 
     def _accept(self, response: requests.Response) -> str:
@@ -306,58 +346,66 @@ class _Stream:
                 self._restart()
                 raise _Restart()
             total = None if match.group(3) == "*" else int(match.group(3))
-            if self.total is not None and total is not None and total != self.total:
+            announced = self.total
+            if announced is not None and total is not None and total != announced:
+                self._discard_part()
                 raise DownloadError(
-                    f"the server's file changed size ({self.total} -> {total} bytes) during "
-                    "the download"
+                    f"the server's file changed size ({announced} -> {total} bytes) during "
+                    f"the download of {self.params['ft_id']}; the partial file was discarded"
                 )
-            self.total = total
-            mode = "ab"
+            if total is not None:
+                self.total = total
+            elif self.total is None:
+                length = _content_length(headers)
+                self.total = self.offset + length if length is not None else None
         else:
             if self.offset:
                 self._restart()  # a 200 to a Range request: the whole file again
-            length = headers.get("Content-Length")
-            self.total = int(length) if length and length.isdigit() else None
+            self.total = _content_length(headers)
             self.checksum = _checksum_header(headers)
-            mode = "wb"
         if validator and not validator.startswith("W/"):
             self.validator = validator
+        elif response.status_code != 206:
+            self.validator = None
         self.target.resolve(self.content_type)
         self._save_meta()
-        return mode
+        return "ab" if self.offset > 0 else "wb"
 
     def _stream_body(self, response: requests.Response, mode: str) -> Tuple[bool, bool]:
         part = self.target.part
-        progressed = False
+        start = self.offset
         try:
-            f: IO[bytes] = open(part, mode)  # noqa: SIM115 - closed by the with below
+            f: IO[bytes] = open(part, mode, buffering=0)  # noqa: SIM115 - closed below
         except OSError as exc:
-            raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from exc
+            raise DownloadError(
+                f"cannot write {part}: {exc.strerror or exc}; the partial file is kept for a "
+                "later resume"
+            ) from exc
         with f:
+            if self.progress is not None:
+                self.progress(self.offset, self.total)
             try:
-                for chunk in response.iter_content(CHUNK_SIZE):
-                    try:
-                        f.write(chunk)
-                    except OSError as exc:
-                        raise DownloadError(
-                            f"cannot write {part}: {exc.strerror or exc}; the partial file is "
-                            "kept for a later resume"
-                        ) from exc
-                    self.hasher.update(chunk)
-                    self.offset += len(chunk)
-                    progressed = True
-                    if self.progress is not None:
-                        self.progress(self.offset, self.total)
-            except _STREAM_ERRORS:
-                return progressed, False  # resume from where we are
-            try:
-                f.flush()
-                os.fsync(f.fileno())
-            except OSError as exc:
-                raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from exc
+                complete = _pump(response, f, self)
+            finally:
+                try:
+                    os.fsync(f.fileno())
+                except OSError as exc:
+                    raise DownloadError(
+                        f"cannot write {part}: {exc.strerror or exc}; the partial file is kept "
+                        "for a later resume"
+                    ) from exc
+        progressed = self.offset > start
+        if not complete:
+            return progressed, False  # resume from where we are
         if self.total is not None and self.offset < self.total:
             return progressed, False  # a short answer: ask for the rest
         return progressed, True
+
+    def _advance(self, size: int) -> None:
+        """Account for ``size`` more bytes once they are on disk (and hashed)."""
+        self.offset += size
+        if self.progress is not None:
+            self.progress(self.offset, self.total)
 
     def _discard_part(self) -> None:
         self._restart()
@@ -370,11 +418,12 @@ class _Stream:
         final = self.target.resolve(self.content_type or "")
         size = part.stat().st_size
         digest = self.hasher.hexdigest()
-        if self.total is not None and size != self.total:
+        if size != self.offset or (self.total is not None and size != self.total):
+            announced = self.total if self.total is not None else self.offset
             self._discard_part()
             raise DownloadError(
                 f"download of {self.params['ft_id']} is {size} bytes but the server announced "
-                f"{self.total}; nothing was written to {final}"
+                f"{announced}; nothing was written to {final}"
             )
         if self.checksum is not None and self.checksum != digest:
             self._discard_part()
@@ -384,10 +433,133 @@ class _Stream:
             )
         if final.exists() and not overwrite:
             raise DownloadError(f"{final} already exists (pass overwrite=True to replace it)")
-        os.replace(part, final)
+        try:
+            os.replace(part, final)
+        except OSError as exc:
+            raise DownloadError(
+                f"cannot move the download into place at {final}: {exc.strerror or exc}; the "
+                f"complete data is kept in {part}"
+            ) from exc
+        _fsync_directory(final.parent)
         with contextlib.suppress(FileNotFoundError):
             self.target.meta.unlink()
         return final, size, digest
+
+
+def _pump(response: requests.Response, f: IO[bytes], stream: _Stream) -> bool:
+    """Copy the body to ``f``, hashing on the way; False when the connection broke.
+
+    Network reads overlap with writing and hashing: a helper thread writes and
+    hashes each chunk (both release the GIL) while this thread reads the next
+    one. At most ``_QUEUE_DEPTH`` chunks are in flight, so memory stays flat.
+    Progress is reported from this thread, for bytes already on disk.
+    """
+    chunks: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=_QUEUE_DEPTH)
+    done: queue.Queue[int] = queue.Queue()  # sizes written; -1 once the writer failed
+    failure: List[OSError] = []  # from the writer or the flusher; -1 is queued in ``done``
+
+    flush_wanted = threading.Event()
+    flush_stop = False
+    unflushed = 0
+
+    def flusher() -> None:
+        # Start writeback while the download runs, so the final fsync has little left
+        # to do (the page cache would otherwise hold gigabytes of dirty data).
+        while True:
+            flush_wanted.wait()
+            flush_wanted.clear()
+            if flush_stop:
+                return
+            try:
+                os.fdatasync(f.fileno())
+            except OSError as exc:
+                failure.append(exc)
+                done.put(-1)
+                return
+
+    def writer() -> None:
+        nonlocal unflushed
+        while True:
+            chunk = chunks.get()
+            if chunk is None:
+                return
+            if failure:
+                continue  # drain until the reader stops
+            try:
+                _write_all(f, chunk)
+            except OSError as exc:
+                failure.append(exc)
+                done.put(-1)
+                continue
+            stream.hasher.update(chunk)
+            done.put(len(chunk))
+            unflushed += len(chunk)
+            if unflushed >= _FLUSH_EVERY:
+                unflushed = 0
+                flush_wanted.set()
+
+    def settle() -> None:
+        while True:
+            try:
+                size = done.get_nowait()
+            except queue.Empty:
+                return
+            if size < 0:
+                exc = failure[0]
+                raise DownloadError(
+                    f"cannot write {stream.target.part}: {exc.strerror or exc}; the partial "
+                    "file is kept for a later resume"
+                ) from exc
+            stream._advance(size)
+
+    thread = threading.Thread(target=writer, name="together-download-writer", daemon=True)
+    thread.start()
+    background = None
+    if hasattr(os, "fdatasync"):
+        background = threading.Thread(target=flusher, name="together-download-flush", daemon=True)
+        background.start()
+    try:
+        try:
+            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                if chunk:
+                    chunks.put(chunk)
+                settle()
+            complete = True
+        except _STREAM_ERRORS:
+            complete = False
+    finally:
+        chunks.put(None)
+        thread.join()
+        if background is not None:
+            flush_stop = True
+            flush_wanted.set()
+            background.join()
+    settle()
+    return complete
+
+
+def _write_all(f: IO[bytes], chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        view = view[f.write(view) :]
+
+
+def _fsync_directory(directory: Path) -> None:
+    """Make a rename durable (best effort: not every platform can open a directory)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _content_length(headers: Any) -> Optional[int]:
+    length = headers.get("Content-Length")
+    return int(length) if length and str(length).strip().isdigit() else None
 
 
 class _Restart(Exception):
@@ -454,8 +626,12 @@ def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.Path
     """
     source = Path(os.fspath(path))
     destination = Path(os.fspath(dest))
-    if destination.exists() and any(destination.iterdir()):
-        raise DownloadError(f"cannot extract into {destination}: it exists and is not empty")
+    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+        raise DownloadError(
+            f"cannot extract into {destination}: it exists and is not an empty directory"
+        )
+    if not source.is_file():
+        raise DownloadError(f"cannot extract {source}: no such file")
     data_filter = getattr(tarfile, "data_filter", None)
     if data_filter is None:  # pragma: no cover - Python without tarfile filters
         raise DownloadError("safe extraction needs a Python with tarfile filters (3.9.17+)")
@@ -472,6 +648,7 @@ def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.Path
     try:
         with _open_tar(source) as archive:
             archive.extractall(staging, filter=strict_filter)
+        staging.chmod(0o755)  # mkdtemp made it private
         if destination.exists():
             destination.rmdir()
         os.replace(staging, destination)

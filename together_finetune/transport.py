@@ -277,6 +277,8 @@ class Transport:
         stream: bool = False,
         headers: Optional[Mapping[str, str]] = None,
         uncertain_hint: str = "",
+        content: Optional[bytes] = None,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         """Send a request, retrying as the policy allows; return a 2xx response.
 
@@ -285,6 +287,10 @@ class Transport:
             only where the server certainly did not act.
         :param uncertain_hint: appended to the error when a non-idempotent request
             failed in a way that leaves its effect unknown.
+        :param content: a raw body sent as is, instead of ``json_body`` (give its
+            ``Content-Type`` in ``headers``).
+        :param allow_redirects: follow redirects; with ``False`` a 3xx answer is
+            returned like a 2xx one.
         :raises APIStatusError: for an error status, after any retries.
         :raises APIConnectionError: when no answer came, after any retries.
         """
@@ -297,6 +303,8 @@ class Transport:
         if json_body is not None:
             body = json.dumps(json_body, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
+        elif content is not None:
+            body = content
         if headers:
             send_headers.update(headers)
         attempts = 0
@@ -315,6 +323,7 @@ class Transport:
                         idempotent,
                         uncertain_hint,
                         attempts,
+                        allow_redirects,
                     )
         except _AttemptFailed as failed:
             failed.error.attempts = attempts
@@ -347,6 +356,7 @@ class Transport:
         idempotent: bool,
         uncertain_hint: str,
         attempt: int,
+        allow_redirects: bool = True,
     ) -> requests.Response:
         started = time.perf_counter()
         try:
@@ -358,7 +368,7 @@ class Transport:
                 headers=headers,
                 timeout=timeout,
                 stream=stream,
-                allow_redirects=True,
+                allow_redirects=allow_redirects,
             )
         except requests.RequestException as exc:
             elapsed = (time.perf_counter() - started) * 1000

@@ -639,6 +639,10 @@ class FakeTogether:
             strict_slashes=False,
             merge_slashes=False,
         )
+        from together_finetune.testing.files_api import FilesAPI, register_files_api
+
+        #: the files endpoints (uploads to :attr:`storage`, list, retrieve, delete, content)
+        self.files: FilesAPI = register_files_api(self)
 
     # ------------------------------------------------------------------ lifecycle of the server
 
@@ -1206,6 +1210,9 @@ class FakeTogether:
                 self._tick()
                 if endpoint == "download":
                     return self._download(request), b""
+                if str(endpoint).startswith("files_"):
+                    files_response = self.files.dispatch(str(endpoint), request, recorded, args)
+                    return files_response, files_response.get_data()
                 handler = getattr(self, "_route_" + str(endpoint))
                 status, payload = handler(request, recorded, **args)
             response = _json_response(status, payload)
@@ -1239,6 +1246,7 @@ class FakeTogether:
     def _route_create(self, request: Request, recorded: RecordedRequest) -> tuple[int, Any]:
         body = self._json_body(recorded, required=True)
         _validate_create(body)
+        self.files.check_training_file(body)
         job = self._new_job(body)
         job["events"].append(self._event(job, "JOB_PENDING", "Fine tune request created"))
         job["progress"] = {"estimate_available": False, "seconds_remaining": 0}

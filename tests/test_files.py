@@ -1,0 +1,480 @@
+"""``client.files`` against the fake API and its storage server, over real sockets:
+the upload flows, the 409 answer, the local check, the retry rule, memory, and the
+list/retrieve/delete/content endpoints."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+from together_finetune import Client
+from together_finetune.dataset import DatasetError
+from together_finetune.errors import (
+    APIConnectionError,
+    BadRequestError,
+    ConflictError,
+    DownloadError,
+    InternalServerError,
+    NotFoundError,
+)
+from together_finetune.files import FileDeleteResult, FileObject, Files, UploadError
+from together_finetune.testing import FakeTogether, ManualClock
+from together_finetune.testing.files_api import FilesAPI, attach_files_api
+
+MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def server(clock: ManualClock) -> Iterator[FakeTogether]:
+    """The fake with its files endpoints (whether or not server.py routes them itself)."""
+    with FakeTogether(clock=clock) as fake:
+        attach_files_api(fake)
+        yield fake
+
+
+def fake_files(server: FakeTogether) -> FilesAPI:
+    api = server.__dict__["files"]
+    assert isinstance(api, FilesAPI)
+    return api
+
+
+def files_of(client: Client) -> Files:
+    """``client.files`` (or one built on the client's transport until client.py has it)."""
+    existing = getattr(client, "files", None)
+    if isinstance(existing, Files):
+        return existing
+    made = Files(client._transport)
+    client.__dict__["files"] = made
+    return made
+
+
+def write_jsonl(path: Path, n: int = 3) -> Path:
+    with open(path, "w", encoding="utf-8") as f:
+        for i in range(n):
+            f.write(json.dumps({"prompt": f"question {i}", "completion": f"answer {i}"}) + "\n")
+    return path
+
+
+def storage_puts(server: FakeTogether) -> list[Any]:
+    return [r for r in server.storage.requests if r.method == "PUT"]
+
+
+# -- the single-shot flow ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("suffix", ["jsonl", "parquet", "csv"])
+def test_upload_of_each_file_type(
+    client: Client, server: FakeTogether, tmp_path: Path, suffix: str
+) -> None:
+    if suffix == "jsonl":
+        path = write_jsonl(tmp_path / "train.jsonl")
+    elif suffix == "parquet":
+        path = tmp_path / "train.parquet"
+        path.write_bytes(b"PAR1" + os.urandom(1000) + b"PAR1")
+    else:
+        path = tmp_path / "eval.csv"
+        path.write_text("question,answer\n1+1,2\n2+2,4\n")
+    purpose = "eval" if suffix == "csv" else "fine-tune"
+
+    uploaded = files_of(client).upload(path, purpose=purpose)
+
+    assert isinstance(uploaded, FileObject)
+    assert uploaded.id.startswith("file-")
+    assert uploaded.file_type == suffix
+    assert uploaded.processed is True
+    assert uploaded.bytes == path.stat().st_size
+    assert uploaded.filename == path.name
+    assert fake_files(server).contents[uploaded.id] == path.read_bytes()
+    # The registration: form fields only, redirect not followed.
+    (post,) = server.requests_to("POST", "/files")
+    assert post.header(
+        "Content-Type",
+    ).startswith("multipart/form-data")  # type: ignore[union-attr]
+    assert b'name="checksum"' in post.body
+    assert hashlib.sha256(path.read_bytes()).hexdigest().encode() in post.body
+    assert b"filename=" not in post.body  # no file part
+    (put,) = storage_puts(server)
+    assert put.header("Authorization") is None
+    assert put.header("Content-Length") == str(path.stat().st_size)
+    assert put.body == path.read_bytes()
+    assert server.requests_to("POST", f"/files/{uploaded.id}/preprocess")
+
+
+def test_upload_reports_progress(client: Client, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "train.jsonl", 50)
+    seen: list[tuple[int, int]] = []
+    files_of(client).upload(path, progress=lambda done, total: seen.append((done, total)))
+    size = path.stat().st_size
+    assert seen[-1] == (size, size)
+
+
+def test_uploaded_file_can_train(client: Client, tmp_path: Path) -> None:
+    uploaded = files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+    job = client.fine_tunes.create(training_file=uploaded.id, model=MODEL)
+    assert job.id.startswith("ft-")
+
+
+def test_create_with_unknown_fake_file_names_the_field(client: Client) -> None:
+    with pytest.raises(BadRequestError, match="training_file"):
+        client.fine_tunes.create(
+            training_file="file-7b0e3d4c-1f2a-4b5c-8d9e-0a1b2c3d4e5f", model=MODEL
+        )
+    # made-up IDs of other shapes stay accepted
+    assert client.fine_tunes.create(training_file="file-abc", model=MODEL).id
+
+
+def test_file_type_is_inferred_or_refused(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "train.txt"
+    path.write_text("hello\n")
+    with pytest.raises(ValueError, match="extension"):
+        files_of(client).upload(path)
+    with pytest.raises(ValueError, match="file_type"):
+        files_of(client).upload(path, file_type="xml")
+
+
+# -- 409: the same file exists --------------------------------------------------------------
+
+
+def test_conflict_returns_the_existing_file(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    path = write_jsonl(tmp_path / "train.jsonl")
+    first = files_of(client).upload(path)
+    again = files_of(client).upload(path)
+    assert again.id == first.id
+    assert len(storage_puts(server)) == 1
+    assert server.requests_to("GET", f"/files/{first.id}")
+
+
+def test_conflict_can_be_an_error(client: Client, server: FakeTogether, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "train.jsonl")
+    first = files_of(client).upload(path)
+    with pytest.raises(ConflictError, match=first.id):
+        files_of(client).upload(path, if_exists="error")
+
+
+# -- the local check ----------------------------------------------------------------------------
+
+
+def test_upload_refused_by_the_check_sends_nothing(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"prompt": "a", "completion": "b"}\nnot json\n')
+    with pytest.raises(DatasetError) as caught:
+        files_of(client).upload(path)
+    assert isinstance(caught.value, ValueError)
+    assert [p.line for p in caught.value.report.problems] == [2]
+    assert "line 2" in str(caught.value)
+    assert server.requests == []
+    assert server.storage.requests == []
+
+
+def test_check_false_sends_a_file_the_check_refuses(client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "odd.jsonl"
+    path.write_text('{"whatever": 1}\n')
+    assert files_of(client).upload(path, check=False).id.startswith("file-")
+
+
+def test_csv_is_refused_for_fine_tuning(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    path = tmp_path / "train.csv"
+    path.write_text("a,b\n1,2\n")
+    with pytest.raises(DatasetError, match="CSV"):
+        files_of(client).upload(path)
+    assert server.requests == []
+
+
+# -- the retry rule -----------------------------------------------------------------------------
+
+
+def test_500_on_post_files_is_not_retried(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    server.fail_next("POST", "/files", 500)
+    with pytest.raises(InternalServerError, match="may have been registered"):
+        files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+    assert len(server.requests_to("POST", "/files")) == 1
+    assert storage_puts(server) == []
+
+
+def test_503_on_post_files_is_retried(
+    client: Client, server: FakeTogether, tmp_path: Path, sleeps: list[float]
+) -> None:
+    server.fail_next("POST", "/files", 503)
+    assert files_of(client).upload(write_jsonl(tmp_path / "train.jsonl")).processed
+    assert len(server.requests_to("POST", "/files")) == 2
+    assert len(sleeps) == 1
+
+
+def test_500_on_preprocess_is_not_retried(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    server.fail_next("POST", "/files/*/preprocess", 500)
+    with pytest.raises(InternalServerError, match="is uploaded"):
+        files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+    assert len([r for r in server.requests if r.path.endswith("/preprocess")]) == 1
+
+
+def test_failed_put_is_retried(
+    client: Client, server: FakeTogether, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = write_jsonl(tmp_path / "train.jsonl")
+    calls = {"n": 0}
+    original = Files._put_once
+
+    def flaky(self: Files, *args: Any, **kwargs: Any) -> Any:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return 503, {}
+        if calls["n"] == 2:
+            import requests
+
+            raise requests.ConnectionError("connection reset by storage")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(Files, "_put_once", flaky)
+    uploaded = files_of(client).upload(path)
+    assert calls["n"] == 3
+    assert fake_files(server).contents[uploaded.id] == path.read_bytes()
+
+
+def test_put_that_keeps_failing_raises(
+    make_client: Callable[..., Client], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Files, "_put_once", lambda self, *a, **k: (503, {}))
+    client = make_client(max_retries=1)
+    with pytest.raises(UploadError, match="503") as caught:
+        files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+    assert caught.value.attempts == 2
+
+
+def test_put_with_a_4xx_is_not_retried(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+
+    def forbidden(self: Files, *args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return 403, {}
+
+    monkeypatch.setattr(Files, "_put_once", forbidden)
+    with pytest.raises(UploadError, match="403"):
+        files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+    assert len(calls) == 1
+
+
+# -- presigned URL safety -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("ftp://storage.example.com/x", "non-https"),
+        ("http://169.254.169.254/latest", "metadata"),
+        ("https://metadata.google.internal/x", "metadata"),
+        ("https:///nohost", "without a host"),
+        ("http://[fe80::1]/x", "link-local"),
+    ],
+)
+def test_unsafe_upload_urls_are_refused(client: Client, url: str, message: str) -> None:
+    with pytest.raises(UploadError, match=message):
+        files_of(client)._check_storage_url(url)
+
+
+def test_https_client_refuses_http_and_private_storage() -> None:
+    remote = Client(api_key="k", base_url="https://api.example.com/v1")
+    files = files_of(remote)
+    with pytest.raises(UploadError, match="non-https"):
+        files._check_storage_url("http://storage.example.com/x")
+    with pytest.raises(UploadError, match="non-public"):
+        files._check_storage_url("https://10.0.0.5/x")
+    with pytest.raises(UploadError, match="non-public"):
+        files._check_storage_url("https://localhost/x")
+    files._check_storage_url("https://bucket.s3.amazonaws.com/x?sig=1")
+    remote.close()
+
+
+def test_a_bad_location_is_refused_before_any_byte(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    server.fail_next(
+        "POST",
+        "/files",
+        302,
+        headers={"Location": "http://169.254.169.254/steal", "X-Together-File-Id": "file-x"},
+        body=b"",
+    )
+    with pytest.raises(UploadError, match="metadata"):
+        files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+    assert server.storage.requests == []
+
+
+def test_missing_headers_are_an_error(client: Client, server: FakeTogether, tmp_path: Path) -> None:
+    server.fail_next("POST", "/files", 302, headers={"Location": "http://127.0.0.2/x"}, body=b"")
+    with pytest.raises(UploadError, match="X-Together-File-Id"):
+        files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
+
+
+# -- multipart ------------------------------------------------------------------------------------
+
+
+def lowered(client: Client) -> Files:
+    files = files_of(client)
+    files.multipart_threshold = 10_000
+    files.part_size = 8_000
+    files.min_part_size = 4_000
+    return files
+
+
+def test_multipart_upload(client: Client, server: FakeTogether, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "big.jsonl", 1000)
+    size = path.stat().st_size
+    uploaded = lowered(client).upload(path)
+
+    assert fake_files(server).contents[uploaded.id] == path.read_bytes()
+    assert uploaded.bytes == size
+    (initiate,) = server.requests_to("POST", "/files/multipart/initiate")
+    body = initiate.json()
+    assert body["file_size"] == size
+    assert body["num_parts"] == -(-size // 8_000)
+    complete = server.requests_to("POST", "/files/multipart/complete")[0].json()
+    assert [p["part_number"] for p in complete["parts"]] == list(range(1, body["num_parts"] + 1))
+    puts = storage_puts(server)
+    assert len(puts) == body["num_parts"]
+    assert all(put.header("Authorization") is None for put in puts)
+    odd = [p for p in puts if p.path.endswith(("-1", "-3"))]
+    assert all(p.header("x-fake-part") == "1" for p in odd)  # the part's Headers were sent
+    assert server.requests_to("POST", "/files") == []
+    assert not [r for r in server.requests if r.path.endswith("/preprocess")]
+
+
+def test_multipart_failure_aborts(
+    client: Client, server: FakeTogether, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(Files, "_put_once", lambda self, *a, **k: (403, {}))
+    with pytest.raises(UploadError):
+        lowered(client).upload(write_jsonl(tmp_path / "big.jsonl", 1000))
+    (abort,) = server.requests_to("POST", "/files/multipart/abort")
+    assert abort.json()["upload_id"] in fake_files(server).aborted
+
+
+def test_multipart_conflict_returns_existing(client: Client, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "big.jsonl", 1000)
+    first = lowered(client).upload(path)
+    assert lowered(client).upload(path).id == first.id
+
+
+# -- list, retrieve, delete, content ------------------------------------------------------------
+
+
+def test_list_retrieve_delete(client: Client, server: FakeTogether, tmp_path: Path) -> None:
+    files = files_of(client)
+    a = files.upload(write_jsonl(tmp_path / "a.jsonl", 2))
+    b = files.upload(write_jsonl(tmp_path / "b.jsonl", 3))
+    assert {f.id for f in files.list()} == {a.id, b.id}
+    got = files.retrieve(a.id)
+    assert got.filename == "a.jsonl"
+    assert got.file_type == "jsonl"
+    assert got.purpose == "fine-tune"
+    assert files.delete(a.id) == FileDeleteResult(id=a.id, deleted=True)
+    assert [f.id for f in files.list()] == [b.id]
+    with pytest.raises(NotFoundError):
+        files.retrieve(a.id)
+
+
+def test_pascal_case_keys_are_decoded(client: Client, server: FakeTogether) -> None:
+    record = fake_files(server).add_file(b'{"text": "x"}\n', "t.jsonl")
+    assert "FileType" in record
+    assert "Processed" in record
+    got = files_of(client).retrieve(record["id"])
+    assert (got.file_type, got.processed, got.bytes) == ("jsonl", True, 14)
+
+
+@pytest.mark.parametrize("bad", ["ft-123", "file-", "file-a/b", "../file-a", " file-a", 7])
+def test_file_ids_are_checked_before_any_request(
+    client: Client, server: FakeTogether, bad: Any, tmp_path: Path
+) -> None:
+    files = files_of(client)
+    for call in (files.retrieve, files.delete, lambda i: files.content(i, tmp_path / "o")):
+        with pytest.raises(ValueError):
+            call(bad)
+    assert server.requests == []
+
+
+def test_content_is_written_atomically(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    data = os.urandom(3 * (1 << 20) + 17)
+    record = fake_files(server).add_file(data, "blob.jsonl")
+    out = tmp_path / "out.jsonl"
+    assert files_of(client).content(record["id"], out) == out
+    assert out.read_bytes() == data
+    assert not (tmp_path / "out.jsonl.part").exists()
+    with pytest.raises(DownloadError, match="already exists"):
+        files_of(client).content(record["id"], out)
+    files_of(client).content(record["id"], out, overwrite=True)
+
+
+def test_content_failure_leaves_nothing(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    record = fake_files(server).add_file(b"abc", "x.jsonl")
+    server.drop_next("GET", f"/files/{record['id']}/content", times=10)
+    out = tmp_path / "out.jsonl"
+    with pytest.raises((DownloadError, APIConnectionError)):
+        files_of(client).content(record["id"], out)
+    assert list(tmp_path.iterdir()) == []
+
+
+# -- memory ---------------------------------------------------------------------------------------
+
+_MEMORY_SCRIPT = textwrap.dedent(
+    """
+    import json, resource, sys
+    from together_finetune import Client
+    from together_finetune.files import Files
+
+    base_url, api_key, path = sys.argv[1:4]
+    client = Client(api_key=api_key, base_url=base_url, timeout=(5, 60))
+    files = Files(client._transport)
+    files.upload(path, check=False)  # warm up: imports, connections
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    uploaded = files.upload(path.replace("warm", "big"), check=True)
+    after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"before_kib": before, "after_kib": after, "id": uploaded.id}))
+    """
+)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="ru_maxrss is POSIX")
+def test_memory_stays_flat_for_a_20_mb_upload(server: FakeTogether, tmp_path: Path) -> None:
+    warm = write_jsonl(tmp_path / "warm.jsonl", 10)
+    big = tmp_path / "big.jsonl"
+    line = json.dumps({"text": "x" * 1000}) + "\n"
+    with open(big, "w") as f:
+        f.write(line * (20 * (1 << 20) // len(line)))
+    result = subprocess.run(
+        [sys.executable, "-c", _MEMORY_SCRIPT, server.base_url, server.api_key, str(warm)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    measured = json.loads(result.stdout)
+    growth_mib = (measured["after_kib"] - measured["before_kib"]) / 1024
+    assert growth_mib < 8, f"peak RSS grew by {growth_mib:.1f} MiB for a 20 MiB upload"
+    assert fake_files(server).contents[measured["id"]] == big.read_bytes()
