@@ -43,15 +43,12 @@ def api(step_seconds: float) -> Iterator[Client]:
 
 
 def training_file_id(client: Client, given: Optional[str]) -> str:
-    """The ID to train on: the one given, or the sample data set uploaded now."""
+    """The ID to train on: the one given, or the sample data set, checked and uploaded now."""
     if given:
         return given
-    files = getattr(client, "files", None)
-    if files is not None and SAMPLE_DATA.exists():
-        uploaded = files.upload(SAMPLE_DATA)
-        print(f"uploaded {SAMPLE_DATA.name} as {uploaded.id}")
-        return str(uploaded.id)
-    return "file-quickstart-sample"
+    uploaded = client.files.upload(SAMPLE_DATA)
+    print(f"uploaded {SAMPLE_DATA.name} as {uploaded.id}")
+    return uploaded.id
 
 
 def main(argv: Optional[list[str]] = None) -> int:

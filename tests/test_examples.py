@@ -37,6 +37,7 @@ def test_quickstart_runs_create_to_download_on_the_fake(
     out = capsys.readouterr().out
     assert code == 0, out
     assert "finished: completed" in out
+    assert "uploaded sample.jsonl as file-" in out
     archives = list(tmp_path.glob("*.tar.zst"))
     assert len(archives) == 1
     assert f"downloaded {archives[0].stat().st_size} bytes" in out

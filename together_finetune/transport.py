@@ -75,7 +75,8 @@ class RetryPolicy:
 
     def backoff(self, retry_number: int, rand: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based), with jitter."""
-        base = min(self.initial_delay * 2.0 ** (retry_number - 1), self.max_delay)
+        exponent = min(max(retry_number - 1, 0), 64)  # 2**64 already exceeds any max_delay
+        base = min(self.initial_delay * 2.0**exponent, self.max_delay)
         draw = random.random() if rand is None else rand
         return base * (1 - self.jitter * draw)
 
