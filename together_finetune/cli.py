@@ -2,8 +2,9 @@
 
 Configuration comes from ``TOGETHER_API_KEY`` and ``TOGETHER_BASE_URL``, overridable
 with ``--api-key`` / ``--base-url`` before the subcommand. Exit codes: 0 success,
-1 an API or network error (or ``wait`` on a job that failed or was cancelled),
-2 a usage error or a rejected argument (nothing was sent), 130 interrupted.
+1 an API or network error (or ``wait`` on a job that failed or was cancelled, or
+``files check`` on a bad dataset), 2 a usage error or a rejected argument, such as a
+file refused by the dataset check before upload (nothing was sent), 130 interrupted.
 
 Only the standard library is imported at start-up; each command imports the parts
 of the library it needs, so ``together-finetune --help`` stays fast.
@@ -22,6 +23,8 @@ from .errors import APIStatusError, TogetherError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
+    from .dataset import DatasetReport
+    from .files import FileObject
     from .models import FineTune, FineTuneEvent
 
 __all__ = ["main"]
@@ -212,6 +215,48 @@ def _event_row(event: FineTuneEvent) -> List[str]:
 
 
 _EVENT_HEADERS = ("CREATED", "LEVEL", "TYPE", "MESSAGE")
+_FILE_HEADERS = ("ID", "FILENAME", "BYTES", "PURPOSE", "TYPE", "CREATED")
+#: Problems listed when an upload is refused by the dataset check (``files check`` lists all).
+_UPLOAD_PROBLEMS_SHOWN = 20
+
+
+def _epoch(value: Any) -> str:
+    """Epoch seconds (how file objects carry ``created_at``) as ISO-8601 UTC."""
+    if value is None:
+        return "-"
+    import datetime as dt
+
+    try:
+        return _when(dt.datetime.fromtimestamp(value, dt.timezone.utc))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value)
+
+
+def _file_row(f: FileObject) -> List[str]:
+    return [
+        f.id,
+        _text(f.filename),
+        _text(f.bytes),
+        _text(f.purpose),
+        _text(f.file_type),
+        _epoch(f.created_at),
+    ]
+
+
+def _file_block(f: FileObject) -> str:
+    pairs = list(zip(_FILE_HEADERS, _file_row(f)))
+    pairs += [("PROCESSED", _text(f.processed)), ("STATUS", _text(f.processing_status))]
+    return _block(pairs)
+
+
+def _report_data(report: DatasetReport) -> Dict[str, Any]:
+    return {
+        "path": report.path,
+        "ok": report.ok,
+        "format": report.format,
+        "num_examples": report.num_examples,
+        "problems": [{"line": p.line, "message": p.message} for p in report.problems],
+    }
 
 
 # --------------------------------------------------------------------------- the client
@@ -623,6 +668,161 @@ def _cmd_models(args: argparse.Namespace, out: _Out) -> int:
     return 0
 
 
+def _show_file(f: FileObject, out: _Out) -> None:
+    if out.json_mode:
+        out.json(_plain(f))
+    else:
+        out.line(_file_block(f))
+
+
+def _upload_progress(name: str) -> tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar on stderr, drawn at the first byte sent (not if the check refuses the file).
+
+    Returns ``(callback, close)``; the callback may be called from several threads
+    (multipart uploads) and with a smaller count after a retried part.
+    """
+    import threading
+
+    lock = threading.Lock()
+    bars: List[Any] = []
+
+    def update(done: int, total: int) -> None:
+        with lock:
+            if not bars:
+                from tqdm.auto import tqdm
+
+                bars.append(
+                    tqdm(
+                        total=total,
+                        unit="B",
+                        unit_scale=True,
+                        unit_divisor=1024,
+                        desc=name[:40],
+                        leave=True,
+                    )
+                )
+            bars[0].update(done - bars[0].n)
+
+    def close() -> None:
+        with lock:
+            for bar in bars:
+                bar.close()
+
+    return update, close
+
+
+def _dataset_refusal(path: str, report: DatasetReport) -> str:
+    count = len(report.problems)
+    lines = [
+        f"{path} failed the dataset check ({count} problem{'s' if count != 1 else ''}); "
+        "nothing was sent"
+    ]
+    lines += [f"  {problem}" for problem in report.problems[:_UPLOAD_PROBLEMS_SHOWN]]
+    if count > _UPLOAD_PROBLEMS_SHOWN:
+        lines.append(
+            f"  ... and {count - _UPLOAD_PROBLEMS_SHOWN} more "
+            f"(`{PROG} files check {path}` lists them all)"
+        )
+    return "\n".join(lines)
+
+
+def _cmd_files_upload(args: argparse.Namespace, out: _Out) -> int:
+    from .dataset import DatasetError
+
+    callback: Optional[Callable[[int, int], None]] = None
+    close: Optional[Callable[[], None]] = None
+    if not args.no_progress and not out.json_mode and sys.stderr.isatty():
+        import importlib.util
+
+        if importlib.util.find_spec("tqdm") is not None:
+            callback, close = _upload_progress(os.path.basename(args.path))
+    try:
+        with _client(args) as client:
+            uploaded = client.files.upload(
+                args.path,
+                purpose=args.purpose,
+                file_type=args.file_type,
+                check=not args.no_check,
+                if_exists=args.if_exists,
+                progress=callback,
+            )
+    except DatasetError as exc:  # a rejected argument: exit 2, nothing was sent
+        raise UsageError(_dataset_refusal(args.path, exc.report)) from None
+    finally:
+        if close is not None:
+            close()
+    _show_file(uploaded, out)
+    return 0
+
+
+def _cmd_files_list(args: argparse.Namespace, out: _Out) -> int:
+    with _client(args) as client:
+        files = client.files.list()
+    if out.json_mode:
+        out.json(_plain(files))
+    elif files:
+        out.line(_table(_FILE_HEADERS, (_file_row(f) for f in files)))
+    else:
+        out.note("no files")
+    return 0
+
+
+def _cmd_files_retrieve(args: argparse.Namespace, out: _Out) -> int:
+    from .files import check_file_id
+
+    check_file_id(args.id)
+    with _client(args) as client:
+        f = client.files.retrieve(args.id)
+    _show_file(f, out)
+    return 0
+
+
+def _cmd_files_delete(args: argparse.Namespace, out: _Out) -> int:
+    from .files import check_file_id
+
+    check_file_id(args.id)
+    with _client(args) as client:
+        result = client.files.delete(args.id)
+    if out.json_mode:
+        out.json(_plain(result))
+    else:
+        out.line(f"deleted {result.id}" if result.deleted else f"{result.id} was not deleted")
+    return 0
+
+
+def _cmd_files_content(args: argparse.Namespace, out: _Out) -> int:
+    from .files import check_file_id
+
+    check_file_id(args.id)
+    with _client(args) as client:
+        path = client.files.content(args.id, args.output, overwrite=args.overwrite)
+    size = path.stat().st_size
+    if out.json_mode:
+        out.json({"id": args.id, "path": str(path), "bytes": size})
+    else:
+        out.line(f"wrote {path} ({size} bytes)")
+    return 0
+
+
+def _cmd_files_check(args: argparse.Namespace, out: _Out) -> int:
+    from .dataset import check_dataset
+
+    report = check_dataset(args.path, purpose=args.purpose)
+    if out.json_mode:
+        out.json(_report_data(report))
+    elif report.ok:
+        examples = "" if report.num_examples is None else f", {report.num_examples} examples"
+        out.line(f"{report.path}: {report.format} format{examples}, ok")
+    else:
+        for problem in report.problems:
+            out.line(str(problem))
+    if not report.ok:
+        count = len(report.problems)
+        out.note(f"{PROG} files check: {report.path}: {count} problem{'s' if count != 1 else ''}")
+        return 1
+    return 0
+
+
 def _cmd_serve_fake(args: argparse.Namespace, out: _Out) -> int:
     try:
         from .testing.__main__ import serve
@@ -644,7 +844,8 @@ def _build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Fine-tune models with Together AI from the command line.",
         epilog="Environment: TOGETHER_API_KEY, TOGETHER_BASE_URL. "
-        "Exit status: 0 ok, 1 API/network error or failed job (wait), "
+        "Exit status: 0 ok, 1 API/network error, failed job (wait) or bad dataset "
+        "(files check), "
         "2 usage error, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -798,6 +999,58 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--step-seconds", type=_positive_float, help="seconds per job status step")
+
+    files = sub.add_parser(
+        "files",
+        parents=[common],
+        help="upload, check and manage data files",
+        description="Upload, check and manage data files.",
+    )
+    files_sub = files.add_subparsers(dest="files_command", metavar="SUBCOMMAND")
+    files_sub.required = True
+
+    def files_command(
+        name: str, func: Callable[[argparse.Namespace, _Out], int], help: str
+    ) -> argparse.ArgumentParser:
+        p = files_sub.add_parser(name, parents=[common], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    def file_id_command(
+        name: str, func: Callable[[argparse.Namespace, _Out], int], help: str
+    ) -> argparse.ArgumentParser:
+        p = files_command(name, func, help)
+        p.add_argument("id", metavar="FILE_ID", help="file ID (file-...)")
+        return p
+
+    purpose_help = "what the file is for (default: fine-tune)"
+    p = files_command("upload", _cmd_files_upload, "check a data file locally, then upload it")
+    p.add_argument("path", metavar="PATH", help="a .jsonl, .parquet or .csv file")
+    p.add_argument("--purpose", default="fine-tune", help=purpose_help)
+    p.add_argument(
+        "--file-type", choices=("jsonl", "parquet", "csv"), help="default: from the extension"
+    )
+    p.add_argument("--no-check", action="store_true", help="skip the local dataset check")
+    p.add_argument(
+        "--if-exists",
+        choices=("return", "error"),
+        default="return",
+        help="when an identical file is already stored: print it (default) or fail",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    files_command("list", _cmd_files_list, "list the stored files")
+    file_id_command("retrieve", _cmd_files_retrieve, "show one file")
+    file_id_command("delete", _cmd_files_delete, "delete a file")
+    p = file_id_command("content", _cmd_files_content, "download a file's content")
+    p.add_argument("output", metavar="OUTPUT", help="the path to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p = files_command(
+        "check",
+        _cmd_files_check,
+        "check a data file locally and send nothing (exit 1 if it has problems)",
+    )
+    p.add_argument("path", metavar="PATH", help="a .jsonl, .parquet or .csv file")
+    p.add_argument("--purpose", default="fine-tune", help=purpose_help)
     return parser
 
 
@@ -873,7 +1126,8 @@ def main(argv: Optional[List[str]] = None) -> int:
 
             sys.stderr.write(_scrub(traceback.format_exc(), secrets))
         if isinstance(exc, (UsageError, ValueError)):
-            sys.stderr.write(f"{PROG} {args.command}: error: {_scrub(str(exc), secrets)}\n")
+            name = " ".join(filter(None, (args.command, getattr(args, "files_command", None))))
+            sys.stderr.write(f"{PROG} {name}: error: {_scrub(str(exc), secrets)}\n")
             return 2
         sys.stderr.write(f"{PROG}: error: {_scrub(_error_line(exc), secrets)}\n")
         return 1
