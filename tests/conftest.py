@@ -75,3 +75,10 @@ def make_client(
 def client(make_client: Callable[..., Client]) -> Client:
     """A client with the default retry policy, pointed at the fake server."""
     return make_client()
+
+
+# Spec conformance: every exchange is checked against the official OpenAPI spec,
+# and a test whose traffic breaks it fails (see spec_conformance.py for the waivers).
+from spec_conformance import install  # noqa: E402
+
+spec_conformance_check, spec_nonconforming = install(EXCHANGE_OBSERVERS)

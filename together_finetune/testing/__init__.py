@@ -20,18 +20,35 @@ fake. ``python -m together_finetune.testing`` runs one standalone.
 
 from __future__ import annotations
 
-from together_finetune.testing.archive import (
-    build_model_archive,
-    hostile_archive,
-    model_archive_files,
-    synthetic_bytes,
-)
-from together_finetune.testing.server import (
-    FakeTogether,
-    ManualClock,
-    RecordedRequest,
-    StorageServer,
-)
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from together_finetune.testing.archive import (
+        build_model_archive,
+        hostile_archive,
+        model_archive_files,
+        synthetic_bytes,
+    )
+    from together_finetune.testing.server import (
+        FakeTogether,
+        ManualClock,
+        RecordedRequest,
+        StorageServer,
+    )
+
+# Loaded on first use: the pytest plugin imports this package at pytest start-up,
+# and werkzeug should only be imported by tests that use the fake.
+_EXPORTS = {
+    "FakeTogether": "server",
+    "ManualClock": "server",
+    "RecordedRequest": "server",
+    "StorageServer": "server",
+    "build_model_archive": "archive",
+    "hostile_archive": "archive",
+    "model_archive_files": "archive",
+    "synthetic_bytes": "archive",
+}
 
 __all__ = [
     "FakeTogether",
@@ -43,3 +60,12 @@ __all__ = [
     "model_archive_files",
     "synthetic_bytes",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module_name}"), name)
+    globals()[name] = value
+    return value

@@ -1529,17 +1529,19 @@ class FakeTogether:
     def _counted(
         self, chunks: Iterable[bytes], cut: int | None, environ: WSGIEnvironment
     ) -> Iterator[bytes]:
+        # Counted before each write, so a client that has read every byte never sees a
+        # count that lags behind it.
         sent = 0
         for chunk in chunks:
             if cut is not None and sent + len(chunk) >= cut:
                 chunk = chunk[: cut - sent]
                 if chunk:
-                    yield chunk
                     self._count(len(chunk))
+                    yield chunk
                 _drop_connection(environ)
+            self._count(len(chunk))
             yield chunk
             sent += len(chunk)
-            self._count(len(chunk))
 
     def _count(self, size: int) -> None:
         with self._lock:

@@ -1,0 +1,704 @@
+"""Check the traffic of the test suite against Together's official OpenAPI spec.
+
+Every exchange the fake server answers (see ``EXCHANGE_OBSERVERS`` in ``conftest.py``)
+is handed to :class:`SpecChecker`, which validates with openapi-core:
+
+* the request: path and method (the operation must exist), query parameters (declared
+  ones are validated; undeclared ones are violations too), the security header, and the
+  JSON body (schema, plus: no property the spec does not declare, so a misspelt field
+  cannot slip through a lenient schema);
+* the response: status, content type and the JSON body against the operation's schema.
+
+Only exchanges the fake answered with 2xx are checked. Tests that send deliberately bad
+traffic (fault injection, wrong keys, malformed bodies, raw requests) get 4xx/5xx answers
+and are thereby exempt; injected faults never reach the observer at all. A client request
+that is wrong *and* accepted by the lenient fake is exactly what this check catches.
+A test that makes the fake *accept* non-conforming traffic on purpose (e.g. a 200 with a
+malformed job body) opts out with ``@pytest.mark.usefixtures("spec_nonconforming")``, or
+takes the violations away with :meth:`SpecChecker.take_violations`.
+
+The API's documented departures from its own spec are the :data:`WAIVERS` table, each with
+its reason. Nothing else is waived.
+
+The spec comes from the ``TOGETHER_OPENAPI_SPEC`` environment variable, by default
+``../shared/openapi/openapi.yaml`` relative to the repository root. When it is absent the
+check is off (and ``test_conformance.py`` skips with the reason) -- except under ``CI=true``,
+where a missing spec fails.
+
+Install it from ``conftest.py`` with::
+
+    from spec_conformance import install
+
+    spec_conformance_check, spec_nonconforming = install(EXCHANGE_OBSERVERS)
+
+``install`` registers the observer and returns an autouse fixture that fails every test
+whose exchanges broke the spec, and the opt-out fixture ``spec_nonconforming``.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+import threading
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SPEC_ENV = "TOGETHER_OPENAPI_SPEC"
+#: the spec's ``servers[0].url``; recorded paths ``/v1/...`` are validated against it
+SPEC_HOST = "https://api.together.ai"
+SPEC_PREFIX = "/v1"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One point where an exchange departs from the spec (what waivers are matched on)."""
+
+    #: "request" or "response"
+    where: str
+    #: "schema", "undeclared-property", "query", "endpoint", "media-type" or "status"
+    kind: str
+    #: "METHOD /template", e.g. "GET /fine-tunes/{id}"
+    operation: str
+    #: dotted JSON path of the offending value (property / parameter name), "" for the root
+    path: str = ""
+    #: the failing JSON-schema keyword ("enum", "format", "type", "required", "oneOf", ...)
+    check: str = ""
+    message: str = ""
+    #: the request's JSON body, the offending value and the (sub)schema it failed
+    body: Any = None
+    instance: Any = None
+    schema: Any = None
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """One documented departure of the live API (and so of the fake) from the spec.
+
+    Every field but ``what`` and ``reason`` is a regex that must match the whole of the
+    :class:`Problem`'s attribute of the same name; ``only_with`` and ``only_null_where_nullable``
+    narrow it further.
+    """
+
+    what: str
+    reason: str
+    where: str
+    kind: str
+    operation: str = ".*"
+    path: str = ".*"
+    check: str = ".*"
+    message: str = ".*"
+    #: the waiver holds only for requests whose JSON body has this key
+    only_with: str = ""
+    #: the waiver holds only for a null value where the schema says ``nullable: true``
+    only_null_where_nullable: bool = False
+
+    def applies(self, problem: Problem) -> bool:
+        """Whether this waiver covers ``problem``."""
+        if self.only_with and not (
+            isinstance(problem.body, dict) and self.only_with in problem.body
+        ):
+            return False
+        if self.only_null_where_nullable and not (
+            problem.instance is None
+            and isinstance(problem.schema, dict)
+            and problem.schema.get("nullable") is True
+        ):
+            return False
+        return all(
+            re.fullmatch(getattr(self, name), getattr(problem, name), re.DOTALL) is not None
+            for name in ("where", "kind", "operation", "path", "check", "message")
+        )
+
+
+_JOB_OPS = r"(GET|POST) /fine-tunes(/\{id\}(/cancel)?)?"
+_JOB = r"(data\.\d+\.)?"
+
+#: The single table of what the checker accepts although the spec disagrees.
+#: Source: /work/shared/wire/finetune-api.md §6 (spec vs. reality discrepancies).
+WAIVERS: tuple[Waiver, ...] = (
+    Waiver(
+        "FineTuneEvent type/level casing, null and empty level",
+        "§6.1, §3.5: the API sends event types and levels in either casing (JOB_PENDING and "
+        "job_pending, Info and info) and 'level' may be null or ''; the spec lists one casing",
+        where="response",
+        kind="schema",
+        operation=r"GET /fine-tunes/\{id\}(/events)?",
+        path=r"(events|data)\.\d+\.(type|level)",
+        check="enum|oneOf|anyOf|type",
+    ),
+    Waiver(
+        "legacy empty lr_scheduler",
+        "§3.7: legacy jobs send {'lr_scheduler_type': '', 'lr_scheduler_args': null}",
+        where="response",
+        kind="schema",
+        operation=_JOB_OPS,
+        path=_JOB + r"lr_scheduler\.lr_scheduler_(type|args)",
+        check="enum|oneOf|anyOf|type",
+        message=r"('' is not one of|None is not) .*",
+    ),
+    Waiver(
+        "null training_type on a job",
+        "§4: training_type is nullable on jobs (null/absent means LoRA; "
+        "from_checkpoint jobs inherit the parent's); the response schema has no null branch",
+        where="response",
+        kind="schema",
+        operation=_JOB_OPS,
+        path=_JOB + "training_type",
+        check="type|oneOf|anyOf",
+        message="None is .*",
+    ),
+    Waiver(
+        "job status user_error",
+        "§6.3: 'user_error' is a terminal status the SDKs know and the API sends; the spec's "
+        "status enum lacks it",
+        where="response",
+        kind="schema",
+        operation=_JOB_OPS,
+        path=_JOB + "status",
+        check="enum",
+    ),
+    Waiver(
+        "job id format",
+        "§6.4: FinetuneResponse.id is declared format: uuid, but every id is 'ft-...'",
+        where="response",
+        kind="schema",
+        operation=_JOB_OPS,
+        path=_JOB + "id",
+        check="format",
+    ),
+    Waiver(
+        "wandb_key instead of wandb_api_key",
+        "§6.2: both official Python SDKs send the W&B key as 'wandb_key' (the spec says "
+        "'wandb_api_key'); the live API accepts it",
+        where="request",
+        kind="undeclared-property",
+        operation=r"POST /fine-tunes",
+        path="wandb_key",
+    ),
+    Waiver(
+        "train_on_inputs 'auto'",
+        "§6.5: spec authoring bug: 'type: boolean' next to 'oneOf: [boolean, enum [auto]]' "
+        "rejects the documented default 'auto'",
+        where="request|response",
+        kind="schema",
+        operation=r"POST /fine-tunes(/estimate-price)?|" + _JOB_OPS,
+        path=_JOB + r"(training_method\.)?train_on_inputs",
+        check="type",
+        message="'auto' is not of type 'boolean'",
+    ),
+    Waiver(
+        "nullable: true in an OpenAPI 3.1 document",
+        "§6.5/§7: the spec marks fields such as random_seed and training_type "
+        "'nullable: true', an OpenAPI 3.0 keyword 3.1 ignores; the API sends null there",
+        where="request|response",
+        kind="schema",
+        check="type|oneOf|anyOf",
+        only_null_where_nullable=True,
+    ),
+    Waiver(
+        "lr_scheduler_args oneOf is ambiguous",
+        "spec authoring bug: cosine arguments {min_lr_ratio, num_cycles} also match "
+        "LinearLRSchedulerArgs (no additionalProperties: false), so 'oneOf' fails for every "
+        "cosine scheduler; lr_scheduler_type is the discriminator",
+        where="request|response",
+        kind="schema",
+        operation=r"POST /fine-tunes|" + _JOB_OPS,
+        path=_JOB + r"lr_scheduler\.lr_scheduler_args",
+        check="oneOf",
+        message=".* is valid under each of .*",
+    ),
+    Waiver(
+        "model optional when continuing from a checkpoint",
+        "the spec requires 'model' on POST /fine-tunes, but a job continuing "
+        "'from_checkpoint' takes its model from the checkpoint (the SDKs omit it)",
+        where="request",
+        kind="schema",
+        operation=r"POST /fine-tunes",
+        path="model",
+        check="required",
+        only_with="from_checkpoint",
+    ),
+    Waiver(
+        "metrics filters as query parameters",
+        "§6.7: the spec puts the metrics filters in a GET body; the API and the TypeScript "
+        "SDK send them as query parameters (global_step_from/to, logged_at_from/to)",
+        where="request",
+        kind="query",
+        operation=r"GET /fine-tunes/\{id\}/metrics",
+        path=r"global_step_from|global_step_to|logged_at_from|logged_at_to",
+    ),
+    Waiver(
+        "download content type",
+        "§6.6, §2 (download details): the spec declares application/octet-stream; the API serves "
+        "the archive as application/zstd or (legacy .tar.gz) application/x-tar / gzip, and "
+        "the SDKs branch on it",
+        where="response",
+        kind="media-type",
+        operation=r"GET /finetune/download",
+        message=r"application/(x-tar|zstd|x-zstd|gzip|x-gzip)",
+    ),
+    Waiver(
+        "download resumes with 206 Partial Content",
+        "§2 (download details): the API (and the storage it redirects to) honour Range requests -- "
+        "both Python SDKs probe with 'Range: bytes=0-1' -- but the spec declares only 200",
+        where="response",
+        kind="status",
+        operation=r"GET /finetune/download",
+        message="206",
+    ),
+    Waiver(
+        "endpoints the spec lacks: file upload flow",
+        "§3.14: the official SDK uploads with POST /files (form fields, 302 to storage), "
+        "POST /files/{id}/preprocess and POST /files/multipart/{initiate,complete,abort}; "
+        "the spec documents only POST /files/upload",
+        where="request",
+        kind="endpoint",
+        operation=r"POST /files(/[^/]+/preprocess|/multipart/(initiate|complete|abort))?",
+    ),
+)
+
+
+@dataclass
+class Exchange:
+    """What the checker saw of one exchange."""
+
+    method: str
+    #: the spec's path template, e.g. "/fine-tunes/{id}" ("" when the spec has none)
+    operation: str
+    status: int
+    request_checked: bool = False
+    response_checked: bool = False
+    waived: list[str] = field(default_factory=list)
+    #: the request's JSON body (``None`` when it has none)
+    body: Any = None
+
+
+def spec_path() -> Path:
+    """The spec: ``$TOGETHER_OPENAPI_SPEC``, else ``<repo>/../shared/openapi/openapi.yaml``."""
+    configured = os.environ.get(SPEC_ENV)
+    if configured:
+        return Path(configured).expanduser().resolve()
+    return (REPO_ROOT / ".." / "shared" / "openapi" / "openapi.yaml").resolve()
+
+
+def in_ci() -> bool:
+    """True under the CI runner (``CI=true``), where a missing spec is an error."""
+    return os.environ.get("CI", "").strip().lower() in ("1", "true", "yes")
+
+
+def missing_reason() -> Optional[str]:
+    """Why the check cannot run, or ``None`` when the spec is there."""
+    path = spec_path()
+    if path.is_file():
+        return None
+    return f"OpenAPI spec not found at {path} (set {SPEC_ENV} to its path)"
+
+
+def require_spec() -> None:
+    """Skip the calling test when the spec is absent (fail instead under CI=true)."""
+    reason = missing_reason()
+    if reason is None:
+        return
+    if in_ci():
+        pytest.fail(f"{reason}; CI=true requires the spec conformance checks to run")
+    pytest.skip(reason)
+
+
+_LOAD_LOCK = threading.Lock()
+
+
+@functools.lru_cache(maxsize=4)
+def _load(path: str) -> tuple[Any, dict[str, Any]]:
+    import yaml
+    from openapi_core import OpenAPI
+    from openapi_core.app import Config
+
+    with open(path, encoding="utf-8") as handle:
+        raw = yaml.safe_load(handle)
+    # The spec does not pass openapi-spec-validator itself (§6.5: train_on_inputs declares
+    # 'type: boolean' with the default 'auto'), so the spec check is off; the traffic
+    # checks below are unaffected.
+    api = OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None))
+    return api, raw
+
+
+def load_spec() -> tuple[Any, dict[str, Any]]:
+    """The openapi-core app and the raw spec dict, loaded once per process."""
+    with _LOAD_LOCK:
+        return _load(str(spec_path()))
+
+
+# ----------------------------------------------------------------------------- adapters
+
+
+class _Request:
+    """openapi-core's Request protocol over a recorded request."""
+
+    def __init__(self, method: str, path: str, query: Mapping[str, str], headers: Any, body: bytes):
+        from openapi_core.datatypes import RequestParameters
+        from werkzeug.datastructures import Headers, ImmutableMultiDict
+
+        self.host_url = SPEC_HOST
+        self.path = path
+        self.method = method.lower()
+        self.body = body or None
+        self.content_type = (
+            Headers(headers).get("Content-Type") or "application/octet-stream"
+        ).lower()
+        self.parameters = RequestParameters(
+            query=ImmutableMultiDict(list(query.items())),
+            header=Headers(headers),
+            cookie=ImmutableMultiDict(),
+        )
+
+
+class _Response:
+    """openapi-core's Response protocol over a recorded response."""
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes):
+        from werkzeug.datastructures import Headers
+
+        self.status_code = status
+        self.headers = Headers(list(headers.items()))
+        self.data = body
+        self.content_type = (self.headers.get("Content-Type") or "").lower()
+
+
+# ----------------------------------------------------------------------------- checker
+
+
+def _dotted(parts: Any) -> str:
+    return ".".join(str(part) for part in parts)
+
+
+def _error_path(error: Any) -> str:
+    """The dotted path of a jsonschema error; a missing property is named itself."""
+    if error.validator == "required":
+        missing = re.findall(r"'([^']+)' is a required property", error.message)
+        return _dotted([*error.absolute_path, *missing])
+    return _dotted(error.absolute_path)
+
+
+class SpecChecker:
+    """Validates exchanges against the spec; collects violations instead of raising."""
+
+    def __init__(self, waivers: tuple[Waiver, ...] = WAIVERS) -> None:
+        """Create a checker that honours ``waivers``."""
+        self.waivers = waivers
+        self._lock = threading.Lock()
+        self._violations: list[str] = []
+        #: every exchange checked so far (for the tests that prove the check runs)
+        self.exchanges: list[Exchange] = []
+        self.waivers_used: set[str] = set()
+
+    # -- results ----------------------------------------------------------------------
+
+    def take_violations(self) -> list[str]:
+        """Return the violations collected so far and forget them."""
+        with self._lock:
+            found, self._violations = self._violations, []
+            return found
+
+    def _report(self, text: str) -> None:
+        with self._lock:
+            self._violations.append(text)
+
+    def _waived(self, exchange: Exchange, where: str, kind: str, **details: Any) -> bool:
+        problem = Problem(
+            where,
+            kind,
+            f"{exchange.method} {exchange.operation}",
+            body=exchange.body,
+            **details,
+        )
+        for waiver in self.waivers:
+            if waiver.applies(problem):
+                with self._lock:
+                    self.waivers_used.add(waiver.what)
+                exchange.waived.append(waiver.what)
+                return True
+        return False
+
+    # -- the observer -----------------------------------------------------------------
+
+    def __call__(self, request: Any, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """The ``on_exchange`` observer: check one exchange (never raises)."""
+        if missing_reason() is not None or not 200 <= status < 300:
+            return
+        try:
+            self.check(request, status, headers, body)
+        except Exception as error:  # a checker bug must not pass silently
+            self._report(f"{request.method} {request.path}: checker error {error!r}")
+
+    def check(self, request: Any, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        """Validate one exchange; violations are collected (see :meth:`take_violations`)."""
+        api, raw = load_spec()
+        path = request.path
+        local = path[len(SPEC_PREFIX) :] if path.startswith(SPEC_PREFIX + "/") else path
+        template, operation = _find_operation(raw, request.method, local)
+        exchange = Exchange(request.method, template or local, status, body=request.json())
+        with self._lock:
+            self.exchanges.append(exchange)
+        label = f"{request.method} {path} -> {status}"
+        if operation is None:
+            if not self._waived(exchange, "request", "endpoint"):
+                self._report(f"{label}: no such operation in the spec")
+            return
+        problems = self._check_request(api, raw, request, operation, exchange)
+        problems += self._check_response(
+            api, raw, operation, request, status, headers, body, exchange
+        )
+        for problem in problems:
+            self._report(f"{label}: {problem}")
+
+    def _check_request(
+        self, api: Any, raw: dict[str, Any], request: Any, operation: dict[str, Any], ex: Exchange
+    ) -> list[str]:
+        problems: list[str] = []
+        declared = {
+            p["name"]
+            for p in (_resolve(raw, p) for p in operation.get("parameters", []))
+            if p.get("in") == "query"
+        }
+        for name in request.query:
+            if name not in declared and not self._waived(ex, "request", "query", path=name):
+                problems.append(f"query parameter {name!r} is not declared by the spec")
+        query = {k: v for k, v in request.query.items() if k in declared}
+        errors = api.iter_request_errors(
+            _Request(request.method, request.path, query, request.headers, request.body)
+        )
+        problems += self._explain(list(errors), "request", ex)
+        data = request.json()
+        schema = _request_schema(raw, operation)
+        if schema is not None and data is not None:
+            for name in _undeclared(raw, data, schema, ()):
+                if not self._waived(ex, "request", "undeclared-property", path=name):
+                    problems.append(f"request body property {name!r} is not in the spec")
+        ex.request_checked = True
+        return problems
+
+    def _check_response(
+        self,
+        api: Any,
+        raw: dict[str, Any],
+        operation: dict[str, Any],
+        request: Any,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        ex: Exchange,
+    ) -> list[str]:
+        content_type = {k.lower(): v for k, v in headers.items()}.get("content-type", "")
+        if not body and "json" not in content_type:
+            # Binary download bodies reach the observer as b"": check status and media type.
+            return self._check_binary_response(raw, operation, status, content_type, ex)
+        errors = api.iter_response_errors(
+            _Request(request.method, request.path, request.query, request.headers, request.body),
+            _Response(status, headers, body),
+        )
+        ex.response_checked = True
+        return self._explain(list(errors), "response", ex)
+
+    def _check_binary_response(
+        self,
+        raw: dict[str, Any],
+        operation: dict[str, Any],
+        status: int,
+        content_type: str,
+        ex: Exchange,
+    ) -> list[str]:
+        ex.response_checked = True
+        responses = operation.get("responses", {})
+        declared = _resolve(raw, responses.get(str(status), responses.get("default")))
+        if not isinstance(declared, dict):
+            if self._waived(ex, "response", "status", message=str(status)):
+                declared = responses.get("200", {})
+            else:
+                return [f"response status {status} is not declared by the spec"]
+        media = content_type.split(";")[0].strip().lower()
+        types = set(declared.get("content", {}))
+        if media in types or self._waived(ex, "response", "media-type", message=media):
+            return []
+        return [f"response content type {media!r} is not one of {sorted(types)}"]
+
+    def _explain(self, errors: list[Exception], where: str, ex: Exchange) -> list[str]:
+        from openapi_core.templating.media_types.exceptions import MediaTypeNotFound
+
+        problems: list[str] = []
+        for error in errors:
+            cause = error.__cause__
+            schema_errors = getattr(cause, "schema_errors", None)
+            if schema_errors:
+                for schema_error in schema_errors:
+                    if not self._schema_error_waived(schema_error, where, ex):
+                        problems.append(
+                            f"{where} {_error_path(schema_error) or '$'}: {schema_error.message}"
+                        )
+                continue
+            if isinstance(error, MediaTypeNotFound) or isinstance(cause, MediaTypeNotFound):
+                found = getattr(error, "mimetype", None) or getattr(cause, "mimetype", "")
+                if self._waived(ex, where, "media-type", message=str(found)):
+                    continue
+            problems.append(f"{where}: {type(error).__name__}: {error} {cause or ''}".strip())
+        return problems
+
+    def _schema_error_waived(self, error: Any, where: str, ex: Exchange) -> bool:
+        """Waived itself, or a oneOf/anyOf of which some branch fails only on waived points."""
+        path = _error_path(error)
+        if self._waived(
+            ex,
+            where,
+            "schema",
+            path=path,
+            check=str(error.validator),
+            message=str(error.message),
+            instance=error.instance,
+            schema=error.schema,
+        ):
+            return True
+        if error.validator in ("oneOf", "anyOf") and error.context:
+            branches: dict[Any, list[Any]] = {}
+            for sub in error.context:
+                branches.setdefault(sub.schema_path[0], []).append(sub)
+            return any(
+                all(self._schema_error_waived(sub, where, ex) for sub in subs)
+                for subs in branches.values()
+            )
+        return False
+
+
+# ----------------------------------------------------------------------------- spec walking
+
+
+def _resolve(raw: dict[str, Any], node: Any) -> Any:
+    while isinstance(node, dict) and "$ref" in node:
+        ref = node["$ref"]
+        if not ref.startswith("#/"):
+            raise ValueError(f"only local $refs are supported, got {ref}")
+        target: Any = raw
+        for part in ref[2:].split("/"):
+            target = target[part.replace("~1", "/").replace("~0", "~")]
+        node = target
+    return node
+
+
+@functools.lru_cache(maxsize=256)
+def _template_regex(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}/]+\})", template)
+    return re.compile("".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts))
+
+
+def _find_operation(
+    raw: dict[str, Any], method: str, path: str
+) -> tuple[str, Optional[dict[str, Any]]]:
+    """The spec's template and operation for ``method path`` (literal templates win)."""
+    candidates = [t for t in raw.get("paths", {}) if _template_regex(t).fullmatch(path)]
+    candidates.sort(key=lambda t: (t.count("{"), -len(t)))
+    for template in candidates:
+        operation = raw["paths"][template].get(method.lower())
+        if operation is not None:
+            params = list(raw["paths"][template].get("parameters", []))
+            return template, {**operation, "parameters": params + operation.get("parameters", [])}
+    return (candidates[0] if candidates else ""), None
+
+
+def _request_schema(raw: dict[str, Any], operation: dict[str, Any]) -> Optional[dict[str, Any]]:
+    body = _resolve(raw, operation.get("requestBody"))
+    if not isinstance(body, dict):
+        return None
+    media = body.get("content", {}).get("application/json")
+    return None if media is None else _resolve(raw, media.get("schema"))
+
+
+def _undeclared(raw: dict[str, Any], value: Any, schema: Any, at: tuple[str, ...]) -> list[str]:
+    """Dotted paths of object properties in ``value`` that ``schema`` nowhere declares."""
+    schema = _resolve(raw, schema)
+    if not isinstance(schema, dict):
+        return []
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [p for i, v in enumerate(value) for p in _undeclared(raw, v, items, (*at, str(i)))]
+    if not isinstance(value, dict):
+        return []
+    branches = [schema] + [
+        _resolve(raw, s) for key in ("oneOf", "anyOf", "allOf") for s in schema.get(key, [])
+    ]
+    properties: dict[str, Any] = {}
+    open_ended = False
+    for branch in branches:
+        if isinstance(branch, dict):
+            properties.update(branch.get("properties", {}))
+            open_ended = open_ended or branch.get("additionalProperties") not in (None, False)
+    open_ended = open_ended or not properties  # a free-form object
+    found: list[str] = []
+    for key, item in value.items():
+        if key in properties:
+            found += _undeclared(raw, item, properties[key], (*at, key))
+        elif not open_ended:
+            found.append(".".join((*at, key)))
+    return found
+
+
+# ----------------------------------------------------------------------------- pytest glue
+
+_CHECKER: Optional[SpecChecker] = None
+
+
+def checker() -> SpecChecker:
+    """The process-wide checker the observer feeds."""
+    global _CHECKER
+    if _CHECKER is None:
+        _CHECKER = SpecChecker()
+    return _CHECKER
+
+
+def install(observers: list[Callable[..., None]]) -> tuple[Any, Any]:
+    """Register the checker in ``observers`` (once) and return the two fixtures to expose.
+
+    Assign them to names in ``conftest.py``::
+
+        spec_conformance_check, spec_nonconforming = install(EXCHANGE_OBSERVERS)
+
+    ``spec_conformance_check`` (autouse) fails each test whose exchanges broke the spec,
+    listing every violation. A test that makes the fake answer 2xx with a deliberately
+    malformed body opts out with ``@pytest.mark.usefixtures("spec_nonconforming")``.
+    """
+    instance = checker()
+    if instance not in observers:
+        observers.append(instance)
+
+    @pytest.fixture(autouse=True)
+    def spec_conformance_check(request: pytest.FixtureRequest) -> Iterator[SpecChecker]:
+        instance.take_violations()  # anything left over belongs to no test
+        yield instance
+        violations = instance.take_violations()
+        if violations and "spec_nonconforming" not in request.fixturenames:
+            pytest.fail(
+                "requests or responses that break the OpenAPI spec "
+                f"({spec_path()}; waivers in tests/spec_conformance.py WAIVERS):\n  "
+                + "\n  ".join(violations),
+                pytrace=False,
+            )
+
+    @pytest.fixture
+    def spec_nonconforming() -> None:
+        """Opt a test out of the spec check (it serves malformed 2xx bodies on purpose)."""
+
+    return spec_conformance_check, spec_nonconforming
+
+
+def exchanges_since(mark: int) -> list[Exchange]:
+    """The exchanges checked after ``len(checker().exchanges) == mark``."""
+    return checker().exchanges[mark:]
+
+
+def dump(value: Any) -> bytes:
+    """JSON-encode ``value`` (for hand-made exchanges in tests)."""
+    return json.dumps(value).encode()
