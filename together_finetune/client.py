@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from types import TracebackType
-from typing import Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
 from .errors import TogetherError
-from .files import Files
-from .fine_tunes import FineTunes
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
+
+if TYPE_CHECKING:  # the namespaces load on first use, keeping `import` fast for CLIs
+    from .files import Files
+    from .fine_tunes import FineTunes
 
 __all__ = ["DEFAULT_BASE_URL", "Client"]
 
@@ -94,10 +97,31 @@ class Client:
             pool_maxsize=pool_maxsize,
             allow_insecure_http=allow_insecure_http,
         )
-        #: Fine-tuning jobs: create, list, retrieve, cancel, events, download, ...
-        self.fine_tunes = FineTunes(self._transport, clock=clock)
-        #: Training data: upload, list, retrieve, delete, content.
-        self.files = Files(self._transport)
+        self._namespaces_lock = threading.Lock()
+        self._fine_tunes: Optional[FineTunes] = None
+        self._files: Optional[Files] = None
+
+    @property
+    def fine_tunes(self) -> FineTunes:
+        """Fine-tuning jobs: create, list, retrieve, cancel, events, download, wait, ..."""
+        if self._fine_tunes is None:
+            from .fine_tunes import FineTunes
+
+            with self._namespaces_lock:
+                if self._fine_tunes is None:
+                    self._fine_tunes = FineTunes(self._transport, clock=self.clock)
+        return self._fine_tunes
+
+    @property
+    def files(self) -> Files:
+        """Training data: upload, list, retrieve, delete, content."""
+        if self._files is None:
+            from .files import Files
+
+            with self._namespaces_lock:
+                if self._files is None:
+                    self._files = Files(self._transport)
+        return self._files
 
     @property
     def base_url(self) -> str:

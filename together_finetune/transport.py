@@ -7,7 +7,6 @@ and nowhere else.
 
 from __future__ import annotations
 
-import email.utils
 import ipaddress
 import json
 import logging
@@ -18,14 +17,10 @@ import random
 import sys
 import threading
 import time
-from typing import Any, Callable, Dict, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Dict, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 import attrs
-import requests
-import requests.adapters
-import tenacity
-import urllib3.exceptions
 
 from ._version import __version__
 from .errors import (
@@ -36,6 +31,10 @@ from .errors import (
     TogetherError,
     error_class_for_status,
 )
+
+if TYPE_CHECKING:  # requests and tenacity load with the first request, not at import
+    import requests
+    import tenacity
 
 __all__ = ["RetryPolicy", "Timeout", "Transport", "logger"]
 
@@ -106,6 +105,8 @@ def parse_retry_after(headers: Mapping[str, str], now: Optional[float] = None) -
         try:
             value = float(raw)
         except ValueError:
+            import email.utils
+
             try:
                 when = email.utils.parsedate_to_datetime(raw)
             except (TypeError, ValueError, IndexError):
@@ -128,6 +129,9 @@ def _is_loopback(host: str) -> bool:
 
 def _nothing_was_sent(exc: BaseException) -> bool:
     """True when a transport error happened before the request reached the server."""
+    import requests
+    import urllib3.exceptions
+
     if isinstance(exc, requests.ConnectTimeout):
         return True
     if isinstance(exc, requests.ConnectionError):
@@ -148,6 +152,8 @@ def _message_from_body(body: Any, status: int, text: str) -> str:
             return error
         if isinstance(body.get("message"), str):
             return str(body["message"])
+    import requests.status_codes
+
     snippet = " ".join(text.split())[:200]
     reason = requests.status_codes._codes.get(status, ("error",))[0].replace("_", " ")  # type: ignore[attr-defined]
     return f"{reason} ({snippet})" if snippet else reason
@@ -199,30 +205,12 @@ class Transport:
         self.sleep = sleep
         self.pool_maxsize = pool_maxsize
         self._auth_header = f"Bearer {api_key}"
-        self._headers: Dict[str, str] = {
-            "User-Agent": (
-                f"together-finetune/{__version__} python/{platform.python_version()} "
-                f"requests/{requests.__version__}"
-            ),
-            "Accept": "application/json",
-        }
-        self._headers.update(default_headers or {})
+        self._default_headers = dict(default_headers or {})
+        self._headers: Dict[str, str] = {}  # filled with the first session
         self._session_lock = threading.Lock()
         self._session: Optional[requests.Session] = None
         self._session_pid = 0
-        self._retrying = {
-            idempotent: tenacity.Retrying(
-                stop=tenacity.stop_after_attempt(retry.max_retries + 1),
-                retry=tenacity.retry_if_exception(
-                    lambda exc: isinstance(exc, _AttemptFailed) and exc.retryable
-                ),
-                wait=self._wait,
-                sleep=self._sleep,
-                before_sleep=self._log_retry,
-                reraise=True,
-            )
-            for idempotent in (True, False)
-        }
+        self._retrying: Optional[tenacity.Retrying] = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -243,6 +231,31 @@ class Transport:
         return session
 
     def _new_session(self) -> requests.Session:
+        import requests
+        import requests.adapters
+        import tenacity
+
+        if self._retrying is None:
+            # One policy object for every call: tenacity keeps per-call state thread-local.
+            self._retrying = tenacity.Retrying(
+                stop=tenacity.stop_after_attempt(self.retry.max_retries + 1),
+                retry=tenacity.retry_if_exception(
+                    lambda exc: isinstance(exc, _AttemptFailed) and exc.retryable
+                ),
+                wait=self._wait,
+                sleep=self._sleep,
+                before_sleep=self._log_retry,
+                reraise=True,
+            )
+        if not self._headers:
+            self._headers = {
+                "User-Agent": (
+                    f"together-finetune/{__version__} python/{platform.python_version()} "
+                    f"requests/{requests.__version__}"
+                ),
+                "Accept": "application/json",
+                **self._default_headers,
+            }
         session = requests.Session()
         adapter = requests.adapters.HTTPAdapter(
             pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0
@@ -298,6 +311,9 @@ class Transport:
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE")
         send_timeout = normalize_timeout(timeout) if timeout is not None else self.timeout
+        session = self.session  # also prepares the retry policy and the default headers
+        retrying = self._retrying
+        assert retrying is not None
         body = None
         send_headers = dict(self._headers)
         send_headers["Authorization"] = self._auth_header
@@ -310,10 +326,11 @@ class Transport:
             send_headers.update(headers)
         attempts = 0
         try:
-            for attempt in self._retrying[idempotent]:
+            for attempt in retrying:
                 with attempt:
                     attempts = attempt.retry_state.attempt_number
                     response = self._attempt(
+                        session,
                         method,
                         path,
                         params,
@@ -347,6 +364,7 @@ class Transport:
 
     def _attempt(
         self,
+        session: requests.Session,
         method: str,
         path: str,
         params: Optional[Mapping[str, Any]],
@@ -359,9 +377,11 @@ class Transport:
         attempt: int,
         allow_redirects: bool = True,
     ) -> requests.Response:
+        import requests
+
         started = time.perf_counter()
         try:
-            response = self.session.request(
+            response = session.request(
                 method,
                 self.url(path),
                 params=params,
@@ -479,6 +499,9 @@ class Transport:
 
 
 def _describe_transport_error(exc: BaseException) -> str:
+    import requests
+    import urllib3.exceptions
+
     reason: Any = exc.args[0] if exc.args else exc
     inner = getattr(reason, "reason", None)
     if isinstance(exc, requests.ConnectTimeout):
