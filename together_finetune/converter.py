@@ -71,6 +71,18 @@ def _structure_float(value: Any, _: Any) -> float:
     return _fail(value, "a number")  # type: ignore[no-any-return]
 
 
+def _structure_optional_str(value: Any, _: Any) -> Optional[str]:
+    if value is None or isinstance(value, str):
+        return value
+    return _fail(value, "a string")  # type: ignore[no-any-return]
+
+
+def _structure_optional_float(value: Any, _: Any) -> Optional[float]:
+    if value is None or type(value) is float:
+        return value  # type: ignore[no-any-return]
+    return _structure_float(value, float)
+
+
 def _structure_bool(value: Any, _: Any) -> bool:
     return value if isinstance(value, bool) else _fail(value, "a boolean")
 
@@ -134,16 +146,16 @@ def _require_mapping(value: Any) -> Dict[str, Any]:
 
 def _build() -> cattrs.Converter:
     conv = cattrs.Converter()
-    for primitive, strict in (
-        (str, _structure_str),
-        (int, _structure_int),
-        (float, _structure_float),
-        (bool, _structure_bool),
-        (datetime, parse_datetime),
+    for primitive, strict, optional in (
+        (str, _structure_str, _structure_optional_str),
+        (int, _structure_int, _optional(_structure_int)),
+        (float, _structure_float, _structure_optional_float),
+        (bool, _structure_bool, _optional(_structure_bool)),
+        (datetime, parse_datetime, _optional(parse_datetime)),
     ):
         conv.register_structure_hook(primitive, strict)
-        # One call per optional field instead of cattrs' wrapper plus the hook.
-        conv.register_structure_hook(Optional[primitive], _optional(strict))
+        # Most fields are optional: one call each instead of cattrs' wrapper plus the hook.
+        conv.register_structure_hook(Optional[primitive], optional)
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
     conv.register_structure_hook(FineTuneStatus, _enum_hook(FineTuneStatus))
     conv.register_structure_hook(FineTuneEventType, _enum_hook(FineTuneEventType))
