@@ -79,7 +79,7 @@ def _structure_optional_str(value: Any, _: Any) -> Optional[str]:
 
 def _structure_optional_float(value: Any, _: Any) -> Optional[float]:
     if value is None or type(value) is float:
-        return value  # type: ignore[no-any-return]
+        return value
     return _structure_float(value, float)
 
 
