@@ -38,7 +38,7 @@ from .models import DownloadResult, FullTraining, UnknownTrainingType
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fine_tunes import FineTunes
-    from .transport import Timeout
+    from .transport import Timeout, Transport
 
 __all__ = ["CHUNK_SIZE", "ProgressCallback", "download_fine_tune", "extract_archive"]
 
@@ -169,7 +169,16 @@ def download_fine_tune(
         params["checkpoint"] = checkpoint
     callback = _progress_callback(progress, name)
     try:
-        path, size, digest = _Stream(fine_tunes, params, target, callback, timeout).run(overwrite)
+        stream = _Stream(
+            fine_tunes._transport,
+            "/finetune/download",
+            params,
+            target,
+            callback,
+            timeout,
+            label=job_id,
+        )
+        path, size, digest = stream.run(overwrite)
     finally:
         closer = getattr(callback, "close", None)
         if closer is not None:
@@ -187,20 +196,51 @@ def download_fine_tune(
     )
 
 
+def download_to_file(
+    transport: Transport,
+    path: str,
+    output: Path,
+    *,
+    overwrite: bool,
+    label: str,
+    params: Optional[Dict[str, Any]] = None,
+    progress: Optional[ProgressCallback] = None,
+    timeout: Optional[Timeout] = None,
+) -> Tuple[Path, int, str]:
+    """Stream ``GET path`` into the file ``output`` with the same guarantees as model downloads.
+
+    Resumable through ``<output>.part``, verified, fsynced and renamed into place.
+    Returns the path, the size and the sha256 hex digest.
+    """
+    if output.is_dir():
+        raise DownloadError(f"{output} is a directory: give the path of the file to write")
+    if not output.parent.is_dir():
+        raise DownloadError(f"output directory {output.parent} does not exist")
+    if output.exists() and not overwrite:
+        raise DownloadError(f"{output} already exists (pass overwrite=True to replace it)")
+    target = _Target(output.parent, None, output)
+    stream = _Stream(transport, path, params, target, progress, timeout, label=label)
+    return stream.run(overwrite)
+
+
 class _Stream:
     """One download: the request/resume loop around a ``.part`` file."""
 
     def __init__(
         self,
-        fine_tunes: FineTunes,
-        params: Dict[str, Any],
+        transport: Transport,
+        path: str,
+        params: Optional[Dict[str, Any]],
         target: _Target,
         progress: Optional[ProgressCallback],
         timeout: Optional[Timeout],
+        *,
+        label: str,
     ) -> None:
-        transport = fine_tunes._transport
         self.transport = transport
+        self.path = path
         self.params = params
+        self.label = label
         self.target = target
         self.progress = progress
         connect = transport.timeout[0]
@@ -277,7 +317,7 @@ class _Stream:
             resumes += 1
             if resumes > self.budget:
                 raise DownloadError(
-                    f"download of {self.params['ft_id']} stopped at {self.offset} of "
+                    f"download of {self.label} stopped at {self.offset} of "
                     f"{self.total if self.total is not None else '?'} bytes after "
                     f"{resumes - 1} resume attempts without progress; the partial file "
                     f"{self.target.part} is kept and the next download resumes from it"
@@ -295,7 +335,7 @@ class _Stream:
         try:
             response = self.transport.request(
                 "GET",
-                "/finetune/download",
+                self.path,
                 params=self.params,
                 headers=headers,
                 stream=True,
@@ -325,7 +365,7 @@ class _Stream:
         if total is not None and announced is not None and total != announced:
             self._discard_part()
             raise DownloadError(
-                f"download of {self.params['ft_id']}: the server announced {announced} bytes "
+                f"download of {self.label}: the server announced {announced} bytes "
                 f"but now says the file has {total}; the partial file was discarded"
             )
         if total is not None and total == self.offset:
@@ -351,7 +391,7 @@ class _Stream:
                 self._discard_part()
                 raise DownloadError(
                     f"the server's file changed size ({announced} -> {total} bytes) during "
-                    f"the download of {self.params['ft_id']}; the partial file was discarded"
+                    f"the download of {self.label}; the partial file was discarded"
                 )
             if total is not None:
                 self.total = total
@@ -422,13 +462,13 @@ class _Stream:
             announced = self.total if self.total is not None else self.offset
             self._discard_part()
             raise DownloadError(
-                f"download of {self.params['ft_id']} is {size} bytes but the server announced "
+                f"download of {self.label} is {size} bytes but the server announced "
                 f"{announced}; nothing was written to {final}"
             )
         if self.checksum is not None and self.checksum != digest:
             self._discard_part()
             raise DownloadError(
-                f"download of {self.params['ft_id']} has sha256 {digest} but the server sent "
+                f"download of {self.label} has sha256 {digest} but the server sent "
                 f"{self.checksum}; nothing was written to {final}"
             )
         if final.exists() and not overwrite:

@@ -46,7 +46,6 @@ from .errors import (
     APIResponseValidationError,
     APITimeoutError,
     ConflictError,
-    DownloadError,
     TogetherError,
 )
 from .transport import Timeout, Transport, logger
@@ -298,58 +297,24 @@ class Files(Resource):
     ) -> Path:
         """Download a file's content to ``output`` (``GET /files/{id}/content``).
 
-        The bytes stream into ``<output>.part`` and are renamed into place only when
-        complete, so ``output`` never holds a partial file. A connection lost midway
-        starts the download again (as many times as the retry policy allows).
+        Same engine as model downloads: the bytes stream into ``<output>.part``, a
+        dropped connection resumes, the size is verified, and the file is renamed into
+        place only when complete, so ``output`` never holds a partial file.
 
         :returns: the path written.
         :raises DownloadError: ``output`` exists (without ``overwrite``), its directory
             does not, or the download could not be completed.
         """
-        path = self._file_path(id, "/content")
-        final = Path(os.fspath(output))
-        if final.is_dir():
-            raise DownloadError(f"{final} is a directory: give the path of the file to write")
-        if not final.parent.is_dir():
-            raise DownloadError(f"output directory {final.parent} does not exist")
-        if final.exists() and not overwrite:
-            raise DownloadError(f"{final} already exists (pass overwrite=True to replace it)")
-        part = final.with_name(final.name + ".part")
-        attempts = self._transport.retry.max_retries + 1
-        for attempt in range(1, attempts + 1):
-            try:
-                response = self._transport.request("GET", path, stream=True, timeout=timeout)
-                try:
-                    expected = response.headers.get("Content-Length")
-                    written = 0
-                    with open(part, "wb") as f:
-                        for chunk in response.iter_content(CHUNK_SIZE):
-                            f.write(chunk)
-                            written += len(chunk)
-                        f.flush()
-                        os.fsync(f.fileno())
-                finally:
-                    response.close()
-                if expected is not None and expected.isdigit() and int(expected) != written:
-                    raise requests.ConnectionError(
-                        f"got {written} of {expected} bytes before the connection closed"
-                    )
-            except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
-                with contextlib.suppress(FileNotFoundError):
-                    part.unlink()
-                if attempt == attempts:
-                    raise DownloadError(
-                        f"download of {id} failed: {exc}; nothing was written to {final}"
-                    ) from exc
-                self._transport.sleep(self._transport.retry.backoff(attempt))
-                continue
-            except BaseException:
-                with contextlib.suppress(FileNotFoundError):
-                    part.unlink()
-                raise
-            break
-        os.replace(part, final)
-        _fsync_directory(final.parent)
+        from .download import download_to_file
+
+        final, _size, _digest = download_to_file(
+            self._transport,
+            self._file_path(id, "/content"),
+            Path(os.fspath(output)),
+            overwrite=overwrite,
+            label=id,
+            timeout=timeout,
+        )
         return final
 
     # -- upload ----------------------------------------------------------------------------
@@ -761,16 +726,3 @@ def _parse_parts(value: Any, expected: int) -> List[Tuple[int, str, Dict[str, st
     if sorted(number for number, _, _ in parts) != list(range(1, expected + 1)):
         raise UploadError("the API announced upload parts that are not numbered 1 to n")
     return parts
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable (best effort)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
