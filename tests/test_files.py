@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Callable
 
@@ -26,35 +25,20 @@ from together_finetune.errors import (
     NotFoundError,
 )
 from together_finetune.files import FileDeleteResult, FileObject, Files, UploadError
-from together_finetune.testing import FakeTogether, ManualClock
-from together_finetune.testing.files_api import FilesAPI, attach_files_api
+from together_finetune.testing import FakeTogether
+from together_finetune.testing.files_api import FilesAPI
 
 MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def server(clock: ManualClock) -> Iterator[FakeTogether]:
-    """The fake with its files endpoints (whether or not server.py routes them itself)."""
-    with FakeTogether(clock=clock) as fake:
-        attach_files_api(fake)
-        yield fake
-
-
 def fake_files(server: FakeTogether) -> FilesAPI:
-    api = server.__dict__["files"]
-    assert isinstance(api, FilesAPI)
-    return api
+    """The fake's files API: stored uploads, contents, parts."""
+    return server.files
 
 
 def files_of(client: Client) -> Files:
-    """``client.files`` (or one built on the client's transport until client.py has it)."""
-    existing = getattr(client, "files", None)
-    if isinstance(existing, Files):
-        return existing
-    made = Files(client._transport)
-    client.__dict__["files"] = made
-    return made
+    return client.files
 
 
 def write_jsonl(path: Path, n: int = 3) -> Path:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import csv
-import io
 import json
 import os
 from pathlib import Path
-from typing import Any, Dict, FrozenSet, List, Optional, Tuple, Union
+from typing import IO, Any, Dict, FrozenSet, Iterator, List, Optional, Tuple, Union
 
 import attrs
 
@@ -361,9 +360,19 @@ def _check_preference(example: Dict[str, Any]) -> List[str]:
 def _check_csv(path: Path, problems: List[DatasetProblem]) -> int:
     rows = 0
     columns: Optional[int] = None
+    not_utf8: List[int] = []
+
+    def decoded(raw: IO[bytes]) -> Iterator[str]:
+        # Line by line, so a bad byte is reported on its own line.
+        for number, line in enumerate(raw, 1):
+            try:
+                yield line.decode("utf-8")
+            except UnicodeDecodeError:
+                not_utf8.append(number)
+                return
+
     with open(path, "rb") as raw:
-        text = io.TextIOWrapper(raw, encoding="utf-8", newline="")
-        reader = csv.reader(text)
+        reader = csv.reader(decoded(raw))
         try:
             for row in reader:
                 line = reader.line_num
@@ -377,10 +386,10 @@ def _check_csv(path: Path, problems: List[DatasetProblem]) -> int:
                     problems.append(
                         DatasetProblem(line, f"{len(row)} columns where the header has {columns}")
                     )
-        except UnicodeDecodeError:
-            problems.append(DatasetProblem(reader.line_num + 1, "not UTF-8"))
         except csv.Error as exc:
             problems.append(DatasetProblem(reader.line_num, f"not valid CSV: {exc}"))
+    if not_utf8:
+        problems.append(DatasetProblem(not_utf8[0], "not UTF-8"))
     if rows == 0 and not problems:
         problems.append(DatasetProblem(None, "the file has a header but no rows"))
     return rows

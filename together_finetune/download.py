@@ -57,6 +57,7 @@ _STREAM_ERRORS = (
     requests.exceptions.ContentDecodingError,
     urllib3.exceptions.HTTPError,
 )
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tgz", ".tar")
 #: Statuses that, while resuming, count as one failed attempt instead of ending the download.
@@ -465,11 +466,12 @@ class _Stream:
                 f"download of {self.label} is {size} bytes but the server announced "
                 f"{announced}; nothing was written to {final}"
             )
-        if self.checksum is not None and self.checksum != digest:
+        expected = self.checksum
+        if expected is not None and expected != digest:
             self._discard_part()
             raise DownloadError(
                 f"download of {self.label} has sha256 {digest} but the server sent "
-                f"{self.checksum}; nothing was written to {final}"
+                f"{expected}; nothing was written to {final}"
             )
         if final.exists() and not overwrite:
             raise DownloadError(f"{final} already exists (pass overwrite=True to replace it)")
@@ -704,7 +706,9 @@ def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.Path
 @contextlib.contextmanager
 def _open_tar(source: Path) -> Iterator[tarfile.TarFile]:
     with contextlib.ExitStack() as stack:
-        if source.name.endswith(".zst"):
+        with open(source, "rb") as probe:  # by content: the caller may have named it freely
+            zstd = probe.read(4) == _ZSTD_MAGIC
+        if zstd:
             try:
                 import zstandard
             except ImportError as exc:

@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
@@ -37,7 +36,7 @@ from together_finetune.testing.server import (
 if TYPE_CHECKING:
     from together_finetune.testing.server import FakeTogether
 
-__all__ = ["FAKE_FILE_ID", "FilesAPI", "attach_files_api", "register_files_api"]
+__all__ = ["FAKE_FILE_ID", "FilesAPI", "register_files_api"]
 
 #: The shape of the IDs the fake hands out; unknown IDs of this shape are refused by create.
 FAKE_FILE_ID = re.compile(
@@ -346,44 +345,4 @@ def register_files_api(fake: FakeTogether) -> FilesAPI:
     for rule in api.rules():
         fake._url_map.add(rule)
     fake.__dict__["files"] = api
-    return api
-
-
-def attach_files_api(fake: FakeTogether) -> FilesAPI:
-    """Give ``fake`` the files endpoints whether or not its server routes them itself.
-
-    A :class:`FakeTogether` that already has ``files`` is returned as is; otherwise the
-    routes are registered and its request handling is wrapped on this instance only.
-    """
-    existing = fake.__dict__.get("files")
-    if isinstance(existing, FilesAPI):
-        return existing
-    api = register_files_api(fake)
-    original_handle = fake._handle
-    original_create = fake._route_create
-
-    def handle(request: Request, recorded: RecordedRequest) -> tuple[Response, bytes]:
-        if fake._authorized(request):
-            adapter = fake._url_map.bind_to_environ(request.environ)
-            try:
-                endpoint, args = adapter.match()
-            except HTTPException:
-                endpoint, args = "", {}
-            if str(endpoint).startswith("files_"):
-                with fake._lock:
-                    response = api.dispatch(str(endpoint), request, recorded, args)
-                return response, response.get_data()
-        return original_handle(request, recorded)
-
-    def route_create(request: Request, recorded: RecordedRequest) -> tuple[int, Any]:
-        try:
-            body = json.loads(recorded.body or b"null")
-        except ValueError:
-            body = None
-        if isinstance(body, dict):
-            api.check_training_file(body)
-        return original_create(request, recorded)
-
-    setattr(fake, "_handle", handle)  # noqa: B010 - instance-level override
-    setattr(fake, "_route_create", route_create)  # noqa: B010
     return api
