@@ -101,9 +101,7 @@ def test_csv_with_only_a_header(tmp_path: Path) -> None:
 
 def test_csv_that_is_not_utf8_is_reported(tmp_path: Path) -> None:
     (problem,) = check_csv(tmp_path, b"q,a\n1,2\ncaf\xe9,3\n")
-    assert problem.message == "not UTF-8"
-    # problem.line is 1 here, not 3: the decoder fails on the first block it reads
-    # (reported as a bug; this test does not pin the line until it is fixed)
+    assert problem == DatasetProblem(3, "not UTF-8")
 
 
 def test_csv_field_over_the_csv_limit_is_invalid(tmp_path: Path) -> None:

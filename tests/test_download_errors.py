@@ -242,8 +242,9 @@ def test_digest_header_is_compared(
     if matches:
         assert get(client, job_id, target).path.read_bytes() == DATA
     else:
-        # (the message should also name digest.hex(), the server's value: see the report)
-        with pytest.raises(DownloadError, match=f"has sha256 {sha(DATA)} but the server sent"):
+        with pytest.raises(
+            DownloadError, match=f"has sha256 {sha(DATA)} but the server sent {digest.hex()}"
+        ):
             get(client, job_id, target)
         assert list(tmp_path.iterdir()) == []
 
@@ -355,10 +356,12 @@ def test_rename_failure_keeps_the_complete_data(
 # -- extraction ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("compression", ["gzip", "zstd"])
 def test_extract_of_a_file_without_archive_suffix_goes_to_a_d_directory(
-    server: FakeTogether, client: Client, tmp_path: Path
+    server: FakeTogether, client: Client, tmp_path: Path, compression: str
 ) -> None:
-    job_id = completed_job(server, data=build_model_archive("plain", compression="gzip"))
+    # The compression is recognised from the bytes, whatever the caller named the file.
+    job_id = completed_job(server, data=build_model_archive("plain", compression=compression))
     result = get(client, job_id, tmp_path / "model.bin", extract=True)
     assert result.path == tmp_path / "model.bin.d"
     for name, content in model_archive_files("plain").items():
