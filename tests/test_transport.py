@@ -383,3 +383,39 @@ def test_client_works_in_a_forked_child(client: Client, server: FakeTogether) ->
     assert (status, count) == ("ok", 1)
     assert child.exitcode == 0
     assert client._transport.session is parent_session  # the parent's pool is untouched
+
+
+# -- the environment ----------------------------------------------------------------------------
+
+
+def test_a_netrc_entry_never_replaces_the_bearer_token(
+    make_client: Callable[..., Client],
+    server: FakeTogether,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    make_client().fine_tunes.list()
+    assert server.requests[-1].header("Authorization") == f"Bearer {server.api_key}"
+
+
+def test_proxy_settings_are_read_once_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp-ca.pem")
+    session = Client(api_key="k", base_url="https://api.together.ai/v1")._transport.session
+    assert session.proxies["https"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/corp-ca.pem"
+    assert session.trust_env is False
+
+
+def test_no_proxy_is_honoured_for_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "api.together.ai")
+    session = Client(api_key="k", base_url="https://api.together.ai/v1")._transport.session
+    assert "https" not in session.proxies

@@ -233,6 +233,7 @@ class Transport:
     def _new_session(self) -> requests.Session:
         import requests
         import requests.adapters
+        import requests.utils
         import tenacity
 
         if self._retrying is None:
@@ -263,7 +264,13 @@ class Transport:
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.clear()
-        session.trust_env = True
+        # Read the environment once, not on every request as trust_env does, and never
+        # let a ~/.netrc entry replace the bearer token with basic auth.
+        session.trust_env = False
+        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        if bundle:
+            session.verify = bundle
         return session
 
     def close(self) -> None:
