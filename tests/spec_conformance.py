@@ -294,11 +294,18 @@ def in_ci() -> bool:
 
 
 def missing_reason() -> Optional[str]:
-    """Why the check cannot run, or ``None`` when the spec is there."""
+    """Why the check cannot run, or ``None`` when the spec and the validator are there."""
     path = spec_path()
-    if path.is_file():
-        return None
-    return f"OpenAPI spec not found at {path} (set {SPEC_ENV} to its path)"
+    if not path.is_file():
+        return f"OpenAPI spec not found at {path} (set {SPEC_ENV} to its path)"
+    try:
+        from openapi_core import OpenAPI
+    except ImportError:
+        return "openapi-core is not installed (pip install -e '.[dev]')"
+    if not hasattr(OpenAPI, "iter_request_errors"):
+        # openapi-core 0.23 needs Python 3.10; older releases lack the error iterators.
+        return "the installed openapi-core is older than 0.23 (needs Python 3.10 or newer)"
+    return None
 
 
 def require_spec() -> None:

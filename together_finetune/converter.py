@@ -314,12 +314,17 @@ def decode(data: Any, cls: type[T]) -> T:
     except (cattrs.ClassValidationError, cattrs.IterableValidationError) as exc:
         problems = "; ".join(cattrs.transform_error(exc, path="$"))
         raise APIResponseValidationError(
-            f"unexpected response shape for {cls.__name__}: {problems}", body=data
+            f"unexpected response shape for {_type_name(cls)}: {problems}", body=data
         ) from exc
     except Exception as exc:  # any other structuring failure is the same kind of problem
         raise APIResponseValidationError(
-            f"unexpected response shape for {cls.__name__}: {exc}", body=data
+            f"unexpected response shape for {_type_name(cls)}: {exc}", body=data
         ) from exc
+
+
+def _type_name(cls: Any) -> str:
+    # typing generics such as List[FineTune] have no __name__ before Python 3.10.
+    return str(getattr(cls, "__name__", None) or cls).replace("typing.", "")
 
 
 def encode(value: Any) -> Any:
