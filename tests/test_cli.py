@@ -929,3 +929,88 @@ def test_subprocess_serve_fake(tmp_path: Path) -> None:
         proc.terminate()
         proc.wait(timeout=10)
     assert proc.returncode == 0
+
+
+def _console_script() -> list[str]:
+    beside = Path(sys.executable).with_name("together-finetune")
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("together-finetune")
+    return [found] if found else [sys.executable, "-m", "together_finetune"]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        "create",
+        "list",
+        "retrieve",
+        "cancel",
+        "events",
+        "checkpoints",
+        "metrics",
+        "wait",
+        "download",
+        "delete",
+        "estimate-price",
+        "limits",
+        "models",
+        "files upload",
+        "files list",
+        "files retrieve",
+        "files content",
+        "files delete",
+        "files check",
+    ],
+)
+def test_every_command_through_the_installed_script(
+    server: FakeTogether, env: dict[str, str], tmp_path: Path, command: str
+) -> None:
+    done = server.add_job(status="completed")["id"]
+    running = server.add_job(status="running")["id"]
+    data = tmp_path / "train.jsonl"
+    data.write_text(
+        json.dumps(
+            {
+                "messages": [
+                    {"role": "user", "content": "hi"},
+                    {"role": "assistant", "content": "hello"},
+                ]
+            }
+        )
+        + "\n"
+    )
+    stored = server.files.add_file(b'{"text": "x"}\n', "stored.jsonl")["id"]
+    argv = {
+        "create": ["create", "--training-file", "file-1", "--model", MODEL],
+        "list": ["list"],
+        "retrieve": ["retrieve", done],
+        "cancel": ["cancel", running],
+        "events": ["events", done],
+        "checkpoints": ["checkpoints", done],
+        "metrics": ["metrics", done],
+        "wait": ["wait", done],
+        "download": ["download", done, "--output", str(tmp_path / "model.tar.zst")],
+        "delete": ["delete", done],
+        "estimate-price": ["estimate-price", "--training-file", "file-1", "--model", MODEL],
+        "limits": ["limits", MODEL],
+        "models": ["models"],
+        "files upload": ["files", "upload", str(data)],
+        "files list": ["files", "list"],
+        "files retrieve": ["files", "retrieve", stored],
+        "files content": ["files", "content", stored, str(tmp_path / "copy.jsonl")],
+        "files delete": ["files", "delete", stored],
+        "files check": ["files", "check", str(data)],
+    }[command]
+    result = subprocess.run(
+        [*_console_script(), "--json", *argv],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    parsed = json.loads(result.stdout)  # every command answers JSON under --json
+    assert parsed is not None
