@@ -370,6 +370,8 @@ def _child_lists(client: Client, queue: Any) -> None:
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+# Forking a threaded process is exactly the gunicorn --preload case this test covers.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_client_works_in_a_forked_child(client: Client, server: FakeTogether) -> None:
     server.add_job()
     parent_session = client._transport.session
