@@ -408,10 +408,10 @@ class Files(Resource):
             response = self._transport.request(
                 "POST",
                 "/files",
-                content=body,  # type: ignore[call-arg,unused-ignore]
+                content=body,
                 headers={"Content-Type": content_type},
                 idempotent=False,
-                allow_redirects=False,  # type: ignore[call-arg,unused-ignore]
+                allow_redirects=False,
                 uncertain_hint=_MAYBE_STORED,
                 timeout=timeout,
             )
