@@ -18,6 +18,7 @@ import pytest
 from together_finetune import Client
 from together_finetune.dataset import DatasetError
 from together_finetune.errors import (
+    APIConnectionError,
     BadRequestError,
     ConflictError,
     DownloadError,
@@ -211,51 +212,49 @@ def test_500_on_preprocess_is_not_retried(
 
 
 def test_failed_put_is_retried(
-    client: Client, server: FakeTogether, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, server: FakeTogether, tmp_path: Path, sleeps: list[float]
 ) -> None:
     path = write_jsonl(tmp_path / "train.jsonl")
-    calls = {"n": 0}
-    original = Files._put_once
-
-    def flaky(self: Files, *args: Any, **kwargs: Any) -> Any:
-        calls["n"] += 1
-        if calls["n"] == 1:
-            return 503, {}
-        if calls["n"] == 2:
-            import requests
-
-            raise requests.ConnectionError("connection reset by storage")
-        return original(self, *args, **kwargs)
-
-    monkeypatch.setattr(Files, "_put_once", flaky)
+    server.storage.fail_next("PUT", 503)
+    server.storage.drop_next("PUT")
     uploaded = files_of(client).upload(path)
-    assert calls["n"] == 3
+    assert len(storage_puts(server)) == 3
+    assert len(sleeps) == 2
     assert fake_files(server).contents[uploaded.id] == path.read_bytes()
+    assert len(server.requests_to("POST", "/files")) == 1  # the registration is not repeated
 
 
 def test_put_that_keeps_failing_raises(
-    make_client: Callable[..., Client], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    make_client: Callable[..., Client], server: FakeTogether, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(Files, "_put_once", lambda self, *a, **k: (503, {}))
+    server.storage.fail_next("PUT", 503, times=5)
     client = make_client(max_retries=1)
     with pytest.raises(UploadError, match="503") as caught:
         files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
     assert caught.value.attempts == 2
+    assert len(storage_puts(server)) == 2
 
 
 def test_put_with_a_4xx_is_not_retried(
-    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    client: Client, server: FakeTogether, tmp_path: Path
 ) -> None:
-    calls: list[int] = []
-
-    def forbidden(self: Files, *args: Any, **kwargs: Any) -> Any:
-        calls.append(1)
-        return 403, {}
-
-    monkeypatch.setattr(Files, "_put_once", forbidden)
+    server.storage.fail_next("PUT", 403)
     with pytest.raises(UploadError, match="403"):
         files_of(client).upload(write_jsonl(tmp_path / "train.jsonl"))
-    assert len(calls) == 1
+    assert len(storage_puts(server)) == 1
+
+
+def test_a_failed_put_never_quotes_the_presigned_url(
+    make_client: Callable[..., Client], server: FakeTogether, tmp_path: Path
+) -> None:
+    storage = server.storage.url
+    server.storage.stop()  # refused connections: requests' message quotes the whole URL
+    with pytest.raises(APIConnectionError, match="could not connect") as caught:
+        files_of(make_client(max_retries=1)).upload(write_jsonl(tmp_path / "train.jsonl"))
+    message = str(caught.value)
+    assert "/uploads/" not in message
+    assert "X-Fake-Signature" not in message
+    assert storage.split("//")[1] not in message
 
 
 # -- presigned URL safety -------------------------------------------------------------------------

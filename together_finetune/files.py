@@ -48,7 +48,7 @@ from .errors import (
     ConflictError,
     TogetherError,
 )
-from .transport import Timeout, Transport, logger
+from .transport import Timeout, Transport, describe_transport_error, logger
 
 __all__ = [
     "CHUNK_SIZE",
@@ -612,7 +612,11 @@ class Files(Resource):
                 error_cls = (
                     APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
                 )
-                error = error_cls(f"upload PUT of {source.name} to storage failed: {exc}")
+                # Never quote requests' message: it holds the presigned URL and its signature.
+                error = error_cls(
+                    f"upload PUT of {source.name} to storage failed: "
+                    f"{describe_transport_error(exc)}"
+                )
                 error.__cause__ = exc
                 retryable = True
             counter.rewind(sent)

@@ -411,7 +411,7 @@ class Transport:
             safe = idempotent or _nothing_was_sent(exc)
             error_cls = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
             what = "timed out" if error_cls is APITimeoutError else "failed"
-            message = f"{method} {path} {what}: {_describe_transport_error(exc)}"
+            message = f"{method} {path} {what}: {describe_transport_error(exc)}"
             if not safe and uncertain_hint:
                 message = f"{message}. {uncertain_hint}"
             raise _AttemptFailed(
@@ -505,7 +505,8 @@ class Transport:
         )
 
 
-def _describe_transport_error(exc: BaseException) -> str:
+def describe_transport_error(exc: BaseException) -> str:
+    """A short account of a requests error that never quotes its URL (presigned URLs are secret)."""
     import requests
     import urllib3.exceptions
 

@@ -466,8 +466,27 @@ class StorageServer:
         #: bodies uploaded with PUT, by path
         self.objects: dict[str, bytes] = {}
         self._downloads: dict[str, _DownloadSpec] = {}
+        self._faults: list[list[Any]] = []  # [method, status or None for a drop, times left]
         self._lock = threading.Lock()
         self._thread: _HTTPServerThread | None = None
+
+    def fail_next(self, method: str, status: int, *, times: int = 1) -> None:
+        """Answer the next ``times`` requests with ``method`` with ``status`` (body read first)."""
+        with self._lock:
+            self._faults.append([method, status, times])
+
+    def drop_next(self, method: str, *, times: int = 1) -> None:
+        """Close the connection of the next ``times`` requests with ``method`` unanswered."""
+        with self._lock:
+            self._faults.append([method, None, times])
+
+    def _take_fault(self, method: str) -> tuple[bool, int | None]:
+        with self._lock:
+            for fault in self._faults:
+                if fault[0] == method and fault[2] > 0:
+                    fault[2] -= 1
+                    return True, fault[1]
+        return False, None
 
     @property
     def url(self) -> str:
@@ -500,7 +519,13 @@ class StorageServer:
             self.requests.append(_record(request, body, "storage"))
             spec = self._downloads.get(request.path)
             stored = self.objects.get(request.path)
-        if request.method == "PUT":
+        faulty, status = self._take_fault(request.method)
+        if faulty and status is None:
+            _drop_connection(environ)
+        if faulty:
+            response = Response(b"<Error><Code>InternalError</Code></Error>", status=status)
+            response.mimetype = "application/xml"
+        elif request.method == "PUT":
             with self._lock:
                 self.objects[request.path] = body
             response = Response(b"", status=200)
