@@ -342,10 +342,8 @@ def test_multipart_upload(client: Client, server: FakeTogether, tmp_path: Path) 
     assert not [r for r in server.requests if r.path.endswith("/preprocess")]
 
 
-def test_multipart_failure_aborts(
-    client: Client, server: FakeTogether, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(Files, "_put_once", lambda self, *a, **k: (403, {}))
+def test_multipart_failure_aborts(client: Client, server: FakeTogether, tmp_path: Path) -> None:
+    server.storage.fail_next("PUT", 403, times=100)
     with pytest.raises(UploadError):
         lowered(client).upload(write_jsonl(tmp_path / "big.jsonl", 1000))
     (abort,) = server.requests_to("POST", "/files/multipart/abort")
