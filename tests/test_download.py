@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -36,6 +37,15 @@ def download_requests(server: FakeTogether) -> list[Any]:
 
 def sha(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
+
+
+def write_notes(path: Path, job_id: str, **notes: Any) -> None:
+    """The notes an interrupted ``download(job_id, checkpoint="merged")`` leaves."""
+    notes["source"] = {
+        "path": "/finetune/download",
+        "params": {"checkpoint": "merged", "ft_id": job_id},
+    }
+    path.write_text(json.dumps(notes))
 
 
 def leftovers(directory: Path) -> list[str]:
@@ -344,8 +354,9 @@ def test_complete_part_left_before_rename_is_finished_by_416(
 ) -> None:
     job_id = completed_job(server)
     data = os.urandom(10_000)
-    server.set_download(job_id, data=data)
+    server.set_download(job_id, data=data, etag='"v1"')
     (tmp_path / "m.bin.part").write_bytes(data)  # e.g. killed between fsync and rename
+    write_notes(tmp_path / "m.bin.part.json", job_id, validator='"v1"')
     client = make_client(retry=RetryPolicy(download_resume_attempts=0))
     result = client.fine_tunes.download(job_id, checkpoint="merged", output=tmp_path / "m.bin")
     assert result.sha256 == sha(data)
@@ -358,8 +369,9 @@ def test_part_longer_than_the_file_starts_over(
 ) -> None:
     job_id = completed_job(server)
     data = os.urandom(10_000)
-    server.set_download(job_id, data=data)
+    server.set_download(job_id, data=data, etag='"v1"')
     (tmp_path / "m.bin.part").write_bytes(os.urandom(20_000))
+    write_notes(tmp_path / "m.bin.part.json", job_id, validator='"v1"')
     result = client.fine_tunes.download(job_id, checkpoint="merged", output=tmp_path / "m.bin")
     assert result.path.read_bytes() == data
     assert [r.header("Range") for r in download_requests(server)] == ["bytes=20000-", None]

@@ -270,8 +270,11 @@ class _Stream:
             meta = json.loads(self.target.meta.read_text())
         except (OSError, ValueError):
             meta = {}
-        if not isinstance(meta, dict):
-            meta = {}
+        if not isinstance(meta, dict) or meta.get("source") != self._identity():
+            # Not provably the same download (another job, step or file wrote it, or its
+            # notes are gone): appending to it could stitch two files together.
+            self._discard_part()
+            return
         validator, content_type = meta.get("validator"), meta.get("content_type")
         total, checksum = meta.get("total"), meta.get("checksum")
         self.validator = validator if isinstance(validator, str) else None
@@ -285,11 +288,19 @@ class _Stream:
                     self.offset += len(block)
         except OSError as exc:
             raise DownloadError(f"cannot read {part}: {exc.strerror or exc}") from exc
-        if self.total is not None and self.offset > self.total:
-            self._discard_part()  # longer than the file it belongs to: useless
+        if self.validator is None or (self.total is not None and self.offset > self.total):
+            # Without a validator for If-Range, the server could not tell us that the file
+            # changed; longer than the file it belongs to, it is useless.
+            self._discard_part()
+
+    def _identity(self) -> Dict[str, Any]:
+        """What the ``.part`` belongs to: the endpoint and its parameters."""
+        params = {str(k): str(v) for k, v in (self.params or {}).items()}
+        return {"path": self.path, "params": dict(sorted(params.items()))}
 
     def _save_meta(self) -> None:
         meta = {
+            "source": self._identity(),
             "validator": self.validator,
             "content_type": self.content_type,
             "total": self.total,
