@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import traceback
 from pathlib import Path
 from typing import Any, Callable
 
@@ -255,6 +256,10 @@ def test_a_failed_put_never_quotes_the_presigned_url(
     assert "/uploads/" not in message
     assert "X-Fake-Signature" not in message
     assert storage.split("//")[1] not in message
+    # Nor anywhere in the chain a traceback or an error tracker would show.
+    chain = "".join(traceback.format_exception(caught.type, caught.value, caught.tb))
+    assert "X-Fake-Signature" not in chain
+    assert "could not connect" in chain
 
 
 # -- presigned URL safety -------------------------------------------------------------------------

@@ -421,3 +421,19 @@ def test_no_proxy_is_honoured_for_the_base_url(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("NO_PROXY", "api.together.ai")
     session = Client(api_key="k", base_url="https://api.together.ai/v1")._transport.session
     assert "https" not in session.proxies
+
+
+def test_a_failed_redirect_never_shows_the_presigned_url(
+    make_client: Callable[..., Client], server: FakeTogether
+) -> None:
+    import traceback
+
+    storage = server.storage.url
+    server.storage.stop()  # the presigned URL now refuses connections
+    signed = f"{storage}/objects/model.tar.zst?X-Fake-Signature=s3cr3t-signature"
+    server.fail_next("GET", "/fine-tunes", 302, headers={"Location": signed}, body=b"")
+    with pytest.raises(APIConnectionError, match="could not connect") as caught:
+        make_client(max_retries=0).fine_tunes.list()
+    chain = "".join(traceback.format_exception(caught.type, caught.value, caught.tb))
+    assert "s3cr3t-signature" not in chain
+    assert "NewConnectionError" in chain or "ConnectionError" in chain

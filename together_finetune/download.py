@@ -35,6 +35,7 @@ from .errors import (
     TogetherError,
 )
 from .models import DownloadResult, FullTraining, UnknownTrainingType
+from .transport import RETRYABLE_STATUSES
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fine_tunes import FineTunes
@@ -61,7 +62,7 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tgz", ".tar")
 #: Statuses that, while resuming, count as one failed attempt instead of ending the download.
-_RESUMABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+
 #: Chunks read from the network but not yet written and hashed.
 _QUEUE_DEPTH = 4
 #: Bytes written between background ``fdatasync`` calls (writeback overlaps the download).
@@ -356,7 +357,7 @@ class _Stream:
         except APIStatusError as exc:
             if exc.status_code == 416 and self.offset > 0:
                 return self._unsatisfiable(exc)
-            if self.offset > 0 and exc.status_code in _RESUMABLE_STATUSES:
+            if self.offset > 0 and exc.status_code in RETRYABLE_STATUSES:
                 return False, False  # a server hiccup while resuming: counts against the budget
             raise
         except (APIConnectionError, APITimeoutError):

@@ -48,7 +48,15 @@ from .errors import (
     ConflictError,
     TogetherError,
 )
-from .transport import Timeout, Transport, describe_transport_error, logger
+from .transport import (
+    RETRYABLE_STATUSES,
+    Timeout,
+    Transport,
+    describe_transport_error,
+    logger,
+    parse_retry_after,
+    redacted_copy,
+)
 
 __all__ = [
     "CHUNK_SIZE",
@@ -92,7 +100,6 @@ _METADATA_HOSTS = frozenset(
     }
 )
 _MAYBE_STORED = "The file may have been registered: check client.files.list() before trying again."
-_RETRYABLE_PUT = frozenset({408, 429, 500, 502, 503, 504})
 
 
 def check_file_id(file_id: Any) -> str:
@@ -600,24 +607,29 @@ class Files(Resource):
                 status, answer = self._put_once(
                     url, source, offset, length, headers, on_chunk, send_timeout
                 )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                failure: Optional[requests.RequestException] = exc
+            else:
+                failure = None
                 if status == 200:
                     return answer
                 error: TogetherError = UploadError(
                     f"storage answered {status} to the upload PUT of {source.name}"
                 )
-                retryable = status in _RETRYABLE_PUT
-                with contextlib.suppress(ValueError):
-                    retry_after = float(answer.get("Retry-After", ""))
-            except requests.RequestException as exc:
+                retry_after = parse_retry_after(answer)
+                retryable = status in RETRYABLE_STATUSES and (
+                    retry_after is None or retry_after <= policy.max_retry_after
+                )
+            if failure is not None:
                 error_cls = (
-                    APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
+                    APITimeoutError if isinstance(failure, requests.Timeout) else APIConnectionError
                 )
                 # Never quote requests' message: it holds the presigned URL and its signature.
                 error = error_cls(
                     f"upload PUT of {source.name} to storage failed: "
-                    f"{describe_transport_error(exc)}"
+                    f"{describe_transport_error(failure)}"
                 )
-                error.__cause__ = exc
+                error.__cause__ = redacted_copy(failure)
                 retryable = True
             counter.rewind(sent)
             if not retryable or attempt > policy.max_retries:

@@ -14,6 +14,7 @@ import math
 import os
 import platform
 import random
+import re
 import sys
 import threading
 import time
@@ -44,7 +45,8 @@ logger = logging.getLogger("together_finetune")
 Timeout = Union[float, Tuple[float, float]]
 
 DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 60.0)
-_RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+#: Statuses after which a repeatable request is worth another try.
+RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Statuses after which the server certainly did not act on a non-idempotent request.
 _NOT_ACTED_STATUSES = frozenset({429, 503})
 
@@ -387,6 +389,7 @@ class Transport:
         import requests
 
         started = time.perf_counter()
+        failure: Optional[requests.RequestException] = None
         try:
             response = session.request(
                 method,
@@ -399,24 +402,29 @@ class Transport:
                 allow_redirects=allow_redirects,
             )
         except requests.RequestException as exc:
+            failure = exc
+        if failure is not None:
+            # Raised outside the except block, with a redacted copy as its cause: the
+            # original's message may quote a presigned storage URL (a redirected download).
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug(
                 "%s %s failed after %.1f ms: %s (attempt %d)",
                 method,
                 path,
                 elapsed,
-                type(exc).__name__,
+                type(failure).__name__,
                 attempt,
             )
-            safe = idempotent or _nothing_was_sent(exc)
-            error_cls = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
-            what = "timed out" if error_cls is APITimeoutError else "failed"
-            message = f"{method} {path} {what}: {describe_transport_error(exc)}"
+            safe = idempotent or _nothing_was_sent(failure)
+            timed_out = isinstance(failure, requests.Timeout)
+            error_cls = APITimeoutError if timed_out else APIConnectionError
+            what = "timed out" if timed_out else "failed"
+            message = f"{method} {path} {what}: {describe_transport_error(failure)}"
             if not safe and uncertain_hint:
                 message = f"{message}. {uncertain_hint}"
             raise _AttemptFailed(
                 error_cls(message), retryable=safe, retry_after=None, what=f"{method} {path}"
-            ) from exc
+            ) from redacted_copy(failure)
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("x-request-id")
         logger.debug(
@@ -454,7 +462,7 @@ class Transport:
         if should in ("true", "false"):
             retryable = should == "true"
         elif idempotent:
-            retryable = status in _RETRYABLE_STATUSES
+            retryable = status in RETRYABLE_STATUSES
         else:
             retryable = status in _NOT_ACTED_STATUSES
         raw_retry_after = retry_after
@@ -520,7 +528,25 @@ def describe_transport_error(exc: BaseException) -> str:
         return "could not connect"
     if isinstance(reason, urllib3.exceptions.ProtocolError):
         return "the connection was closed before an answer arrived"
-    return type(exc).__name__
+    detail = redact_urls(str(inner if inner is not None else reason))
+    return f"{type(exc).__name__}: {detail[:300]}"
+
+
+_QUERY_STRING = re.compile(r"\?[^\s'\")]*")
+
+
+def redact_urls(text: str) -> str:
+    """Drop query strings from a message: presigned URLs keep their signatures there."""
+    return _QUERY_STRING.sub("?...", text)
+
+
+def redacted_copy(exc: BaseException) -> BaseException:
+    """An exception of the same type whose message has no query strings, to chain from."""
+    message = redact_urls(str(exc))
+    try:
+        return type(exc)(message)
+    except Exception:  # an exception type with another constructor
+        return RuntimeError(f"{type(exc).__name__}: {message}")
 
 
 def normalize_timeout(timeout: Timeout) -> Tuple[float, float]:
