@@ -108,3 +108,23 @@ def test_csv_field_over_the_csv_limit_is_invalid(tmp_path: Path) -> None:
     (problem,) = check_csv(tmp_path, b"q,a\n1," + b"x" * 200_000 + b"\n")
     assert problem.line == 2
     assert problem.message.startswith("not valid CSV: field larger than field limit")
+
+
+def test_file_type_overrides_the_extension(tmp_path: Path) -> None:
+    data = tmp_path / "train.txt"
+    data.write_text(json.dumps({"text": "hello"}) + "\n")
+    assert not check_dataset(data).ok  # .txt says nothing about the format
+    report = check_dataset(data, file_type="jsonl")
+    assert report.ok
+    assert report.num_examples == 1
+    with pytest.raises(ValueError, match="file_type"):
+        check_dataset(data, file_type="txt")
+
+
+@pytest.mark.parametrize("content", [b"", b"P", b"PAR1", b"PAR1PAR"])
+def test_a_tiny_parquet_file_is_a_problem_not_a_crash(tmp_path: Path, content: bytes) -> None:
+    data = tmp_path / "tiny.parquet"
+    data.write_bytes(content)
+    report = check_dataset(data)
+    assert not report.ok
+    assert report.problems

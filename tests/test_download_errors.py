@@ -417,3 +417,13 @@ def test_extract_archive_of_a_missing_file(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="no such file"):
         extract_archive(tmp_path / "gone.tar.zst", tmp_path / "out")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_corrupt_zstd_archive_is_a_download_error_and_leaves_nothing(tmp_path: Path) -> None:
+    archive = bytearray(build_model_archive("plain", compression="zstd"))
+    archive[4:12] = b"\xff" * 8  # a mangled frame header after the magic number
+    source = tmp_path / "m.tar.zst"
+    source.write_bytes(bytes(archive))
+    with pytest.raises(DownloadError, match="cannot extract"):
+        extract_archive(source, tmp_path / "out")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.tar.zst"]

@@ -475,3 +475,13 @@ def test_memory_stays_flat_for_a_20_mb_upload(server: FakeTogether, tmp_path: Pa
     growth_mib = (measured["after_kib"] - measured["before_kib"]) / 1024
     assert growth_mib < 8, f"peak RSS grew by {growth_mib:.1f} MiB for a 20 MiB upload"
     assert fake_files(server).contents[measured["id"]] == big.read_bytes()
+
+
+def test_upload_checks_with_the_file_type_it_was_given(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    data = tmp_path / "train.txt"
+    data.write_text(json.dumps({"text": "hello"}) + "\n")
+    uploaded = files_of(client).upload(data, file_type="jsonl")
+    assert fake_files(server).contents[uploaded.id] == data.read_bytes()
+    assert server.requests_to("POST", "/files")[-1].body.count(b"jsonl") >= 1

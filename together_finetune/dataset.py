@@ -98,9 +98,15 @@ class DatasetError(TogetherError, ValueError):
 
 
 def check_dataset(
-    path: Union[str, os.PathLike[str]], *, purpose: str = "fine-tune"
+    path: Union[str, os.PathLike[str]],
+    *,
+    purpose: str = "fine-tune",
+    file_type: Optional[str] = None,
 ) -> DatasetReport:
     """Check a training file locally, without sending anything.
+
+    ``file_type`` (``"jsonl"``, ``"parquet"`` or ``"csv"``) overrides the type the
+    extension implies, as it does for :meth:`Files.upload <together_finetune.files.Files.upload>`.
 
     The file is streamed line by line, so memory stays flat whatever its size.
     Every problem is reported with its line number (counted from 1). The rules:
@@ -150,7 +156,9 @@ def check_dataset(
             DatasetProblem(None, f"the file is {size} bytes; at most {MAX_FILE_SIZE} are accepted")
         )
         return report(None, None)
-    kind = _EXTENSIONS.get(target.suffix.lower())
+    if file_type is not None and file_type not in _EXTENSIONS.values():
+        raise ValueError(f"file_type must be 'jsonl', 'parquet' or 'csv', got {file_type!r}")
+    kind = file_type or _EXTENSIONS.get(target.suffix.lower())
     if kind is None:
         problems.append(
             DatasetProblem(
@@ -398,16 +406,20 @@ def _check_csv(path: Path, problems: List[DatasetProblem]) -> int:
 def _check_parquet(path: Path, problems: List[DatasetProblem]) -> Optional[int]:
     with open(path, "rb") as f:
         head = f.read(4)
-        f.seek(-4, os.SEEK_END)
+        f.seek(max(0, path.stat().st_size - 4))
         tail = f.read(4)
-    if head != b"PAR1" or tail != b"PAR1":
+    if path.stat().st_size < 8 or head != b"PAR1" or tail != b"PAR1":
         problems.append(DatasetProblem(None, "not a Parquet file (no PAR1 magic bytes)"))
         return None
     try:
         import pyarrow.parquet as pq  # type: ignore[import-not-found]
     except ImportError:  # pragma: no cover - depends on the environment
         return None
-    metadata = pq.ParquetFile(path).metadata  # pragma: no cover
+    try:  # pragma: no cover - needs pyarrow
+        metadata = pq.ParquetFile(path).metadata
+    except Exception as exc:  # pragma: no cover - pyarrow's errors for a broken footer
+        problems.append(DatasetProblem(None, f"unreadable Parquet file: {exc}"))
+        return None
     names = set(metadata.schema.names)  # pragma: no cover
     if "input_ids" not in names:  # pragma: no cover
         problems.append(DatasetProblem(None, "a Parquet data set needs an 'input_ids' column"))

@@ -706,11 +706,12 @@ def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.Path
         if destination.exists():
             destination.rmdir()
         os.replace(staging, destination)
-    except DownloadError:
+    except BaseException as exc:
+        # Nothing half-extracted stays behind, whatever stopped us (Ctrl-C included).
         shutil.rmtree(staging, ignore_errors=True)
-        raise
-    except (tarfile.TarError, OSError, EOFError) as exc:
-        shutil.rmtree(staging, ignore_errors=True)
+        if isinstance(exc, (DownloadError, KeyboardInterrupt, SystemExit)):
+            raise
+        # A corrupt archive shows as tarfile, OS or decompressor (zstandard) errors.
         raise DownloadError(f"cannot extract {source}: {exc}") from exc
     return destination
 

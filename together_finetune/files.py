@@ -378,7 +378,7 @@ class Files(Resource):
         if size > MAX_FILE_SIZE:
             raise ValueError(f"{source} is {size} bytes; at most {MAX_FILE_SIZE} are accepted")
         if check:
-            report = check_dataset(source, purpose=purpose)
+            report = check_dataset(source, purpose=purpose, file_type=file_type)
             if not report.ok:
                 raise DatasetError(report)
         checksum = sha256_file(source)
