@@ -355,6 +355,25 @@ def test_multipart_failure_aborts(client: Client, server: FakeTogether, tmp_path
     assert abort.json()["upload_id"] in fake_files(server).aborted
 
 
+def test_a_complete_with_an_unknown_outcome_is_not_aborted(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    server.drop_next("POST", "/files/multipart/complete", after_handling=True)
+    with pytest.raises(APIConnectionError, match="may have been"):
+        lowered(client).upload(write_jsonl(tmp_path / "big.jsonl", 1000))
+    assert server.requests_to("POST", "/files/multipart/abort") == []
+    assert len(fake_files(server).contents) == 1  # the file the server did assemble
+
+
+def test_a_refused_complete_is_aborted(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    server.fail_next("POST", "/files/multipart/complete", 400)
+    with pytest.raises(BadRequestError):
+        lowered(client).upload(write_jsonl(tmp_path / "big.jsonl", 1000))
+    assert len(server.requests_to("POST", "/files/multipart/abort")) == 1
+
+
 def test_multipart_conflict_returns_existing(client: Client, tmp_path: Path) -> None:
     path = write_jsonl(tmp_path / "big.jsonl", 1000)
     first = lowered(client).upload(path)

@@ -44,6 +44,7 @@ from .dataset import MAX_FILE_SIZE, DatasetError, check_dataset
 from .errors import (
     APIConnectionError,
     APIResponseValidationError,
+    APIStatusError,
     APITimeoutError,
     ConflictError,
     TogetherError,
@@ -240,8 +241,15 @@ class _Progress:
         self.callback = callback
         self.done = 0
         self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Make every part still being sent stop at its next chunk."""
+        self._cancelled.set()
 
     def add(self, size: int) -> None:
+        if self._cancelled.is_set():
+            raise UploadError("upload cancelled: another part failed or the upload was interrupted")
         with self._lock:
             self.done = min(self.total, self.done + size)
             done = self.done
@@ -491,10 +499,15 @@ class Files(Resource):
             raise UploadError(
                 "POST /files/multipart/initiate answered without upload_id or file_id"
             )
+        abort = {"upload_id": upload_id, "file_id": file_id}
         try:
             file_id = self._server_file_id(file_id)
             parts = _parse_parts(started.get("parts"), num_parts)
             etags = self._put_parts(source, size, part_size, parts, counter, timeout)
+        except BaseException:
+            self._abort(abort, timeout)
+            raise
+        try:
             done = self._transport.request_json(
                 "POST",
                 "/files/multipart/complete",
@@ -509,15 +522,11 @@ class Files(Resource):
                 uncertain_hint=_MAYBE_STORED,
                 timeout=timeout,
             )
-        except BaseException:
-            with contextlib.suppress(TogetherError):
-                self._transport.request(
-                    "POST",
-                    "/files/multipart/abort",
-                    json_body={"upload_id": upload_id, "file_id": file_id},
-                    idempotent=True,
-                    timeout=timeout,
-                ).close()
+        except APIStatusError as exc:
+            # Only a refusal proves the parts were not assembled; after a dropped
+            # connection or a 5xx the file may exist, and an abort could break it.
+            if 400 <= exc.status_code < 500:
+                self._abort(abort, timeout)
             raise
         if isinstance(done, dict) and isinstance(done.get("file"), dict):
             done = done["file"]
@@ -551,10 +560,20 @@ class Files(Resource):
                     number, etag = future.result()
                     etags[number] = etag
             except BaseException:
+                # Parts not started are dropped; parts being sent stop at their next chunk,
+                # so leaving the pool does not wait for hundreds of MiB to go out.
+                counter.cancel()
                 for future in futures:
                     future.cancel()
                 raise
         return etags
+
+    def _abort(self, body: Dict[str, Any], timeout: Optional[Timeout]) -> None:
+        """Best effort: tell the API to drop the parts of a failed multipart upload."""
+        with contextlib.suppress(TogetherError):
+            self._transport.request(
+                "POST", "/files/multipart/abort", json_body=body, idempotent=True, timeout=timeout
+            ).close()
 
     def _existing(
         self, exc: ConflictError, if_exists: str, timeout: Optional[Timeout]
