@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Optional, TypeVar
 from urllib.parse import quote
 
@@ -33,6 +34,21 @@ def check_id(value: Any, *, prefix: str, what: str) -> str:
     if not value.startswith(prefix) or len(value) == len(prefix):
         raise ValueError(f"{what} must start with {prefix!r}, got {value!r}")
     return value
+
+
+FILE_ID_PREFIX = "file-"
+
+
+def check_file_id(value: Any, what: str = "file ID") -> str:
+    """Validate a file ID (``file-...``); a path gets advice to upload it first."""
+    if isinstance(value, os.PathLike) or (
+        isinstance(value, str) and not value.startswith(FILE_ID_PREFIX) and Path(value).suffix
+    ):
+        raise ValueError(
+            f"{what} must be a file ID (file-...), not a path: upload the file first with "
+            "client.files.upload(path) and pass the returned .id"
+        )
+    return check_id(value, prefix=FILE_ID_PREFIX, what=what)
 
 
 def path_segment(value: str) -> str:

@@ -575,8 +575,8 @@ def _cmd_create(args: argparse.Namespace, out: _Out) -> int:
     if args.training_method == "dpo":
         train_on_inputs = args.train_on_inputs  # the library rejects it, naming the argument
     if args.dry_run:
+        from ._resource import check_file_id
         from .converter import encode
-        from .fine_tunes import check_file_id
         from .models import FineTuneRequest
         from .validation import check_against_limits, validate_create_request
 
@@ -768,7 +768,7 @@ def _cmd_files_list(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _cmd_files_retrieve(args: argparse.Namespace, out: _Out) -> int:
-    from .files import check_file_id
+    from ._resource import check_file_id
 
     check_file_id(args.id)
     with _client(args) as client:
@@ -778,7 +778,7 @@ def _cmd_files_retrieve(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _cmd_files_delete(args: argparse.Namespace, out: _Out) -> int:
-    from .files import check_file_id
+    from ._resource import check_file_id
 
     check_file_id(args.id)
     with _client(args) as client:
@@ -791,7 +791,7 @@ def _cmd_files_delete(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _cmd_files_content(args: argparse.Namespace, out: _Out) -> int:
-    from .files import check_file_id
+    from ._resource import check_file_id
 
     check_file_id(args.id)
     with _client(args) as client:

@@ -9,6 +9,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
+import attrs
+
 from .errors import TogetherError
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
 
@@ -77,14 +79,7 @@ class Client:
             )
         policy = retry or RetryPolicy()
         if max_retries is not None:
-            policy = RetryPolicy(
-                max_retries=max_retries,
-                initial_delay=policy.initial_delay,
-                max_delay=policy.max_delay,
-                jitter=policy.jitter,
-                max_retry_after=policy.max_retry_after,
-                download_resume_attempts=policy.download_resume_attempts,
-            )
+            policy = attrs.evolve(policy, max_retries=max_retries)
         configure_logging_from_env()
         self.clock = clock
         self._transport = Transport(

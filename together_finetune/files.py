@@ -38,7 +38,7 @@ import urllib3
 from cattrs.gen import make_dict_structure_fn, override
 
 from . import converter as _converter
-from ._resource import Resource, check_id, path_segment
+from ._resource import FILE_ID_PREFIX, Resource, check_file_id, path_segment
 from .converter import decode
 from .dataset import MAX_FILE_SIZE, DatasetError, check_dataset
 from .errors import (
@@ -70,7 +70,6 @@ __all__ = [
     "check_file_id",
 ]
 
-FILE_ID_PREFIX = "file-"
 #: Files larger than this (5 GiB) are uploaded in parts.
 MULTIPART_THRESHOLD = 5 * (1 << 30)
 #: Target size of one part (250 MiB); at most :data:`MAX_PARTS` parts.
@@ -101,11 +100,6 @@ _METADATA_HOSTS = frozenset(
     }
 )
 _MAYBE_STORED = "The file may have been registered: check client.files.list() before trying again."
-
-
-def check_file_id(file_id: Any) -> str:
-    """Validate a file ID (``file-...``) before it goes into a URL."""
-    return check_id(file_id, prefix=FILE_ID_PREFIX, what="file ID")
 
 
 @attrs.frozen

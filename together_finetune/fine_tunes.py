@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import threading
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -22,7 +21,7 @@ from typing import (
     cast,
 )
 
-from ._resource import Resource, check_id, path_segment
+from ._resource import Resource, check_file_id, check_id, path_segment
 from .converter import encode
 from .errors import FineTuneFailedError, NotFoundError, WaitTimeoutError
 from .models import (
@@ -58,18 +57,6 @@ _MAYBE_CREATED = (
 def check_job_id(job_id: Any) -> str:
     """Validate a job ID (``ft-...``) before it goes into a URL."""
     return check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
-
-
-def check_file_id(value: Any, what: str = "file ID") -> str:
-    """Validate a file ID (``file-...``); a path gets advice to upload it first."""
-    if isinstance(value, os.PathLike) or (
-        isinstance(value, str) and not value.startswith("file-") and Path(value).suffix
-    ):
-        raise ValueError(
-            f"{what} must be a file ID (file-...), not a path: upload the file first with "
-            "client.files.upload(path) and pass the returned .id"
-        )
-    return check_id(value, prefix="file-", what=what)
 
 
 class FineTunes(Resource):

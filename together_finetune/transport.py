@@ -1,8 +1,9 @@
 """HTTP transport: the session, auth, retries, timeouts, logging and error mapping.
 
-Everything that talks to the network goes through :class:`Transport`. The
-retry rules live in :class:`RetryPolicy` and :meth:`Transport._should_retry`
-and nowhere else.
+Everything that talks to the API goes through :class:`Transport`. The retry
+rules live here: :class:`RetryPolicy` (how often and how long to wait),
+:data:`RETRYABLE_STATUSES` and :meth:`Transport._status_failure` (what may be
+repeated); the upload PUT and the download resume loop reuse them.
 """
 
 from __future__ import annotations
