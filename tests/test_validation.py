@@ -310,6 +310,15 @@ def test_limit_rule(fields: dict[str, Any], expected: str) -> None:
     assert MODEL in found[0]
 
 
+def test_dpo_limit_falls_back_to_half_the_batch_rounded_to_eight() -> None:
+    unstated = attrs.evolve(
+        LIMITS, lora_training=TrainingLimits(max_batch_size=100, min_batch_size=8)
+    )
+    assert check_against_limits(request(batch_size=48, training_method=DPO()), unstated) == []
+    (found,) = check_against_limits(request(batch_size=49, training_method=DPO()), unstated)
+    assert found.startswith("batch_size: must be in [8, 48] for DPO")
+
+
 def test_full_training_unsupported() -> None:
     lora_only = attrs.evolve(LIMITS, full_training=None)
     found = check_against_limits(request(training_type=FullTraining()), lora_only)

@@ -265,9 +265,14 @@ def check_against_limits(request: FineTuneRequest, limits: ModelLimits) -> List[
         problems.append(f"training_type: {model} does not support full training (use LoRA)")
     if training is not None and _is_int(request.batch_size):
         batch = int(request.batch_size)  # type: ignore[arg-type]
-        high = training.max_batch_size_dpo if isinstance(request.training_method, DPO) else None
-        high = high if high is not None else training.max_batch_size
         low = training.min_batch_size
+        high = training.max_batch_size
+        if isinstance(request.training_method, DPO):
+            high = training.max_batch_size_dpo
+            if high is None and training.max_batch_size is not None:
+                # What the API assumes when a model states no DPO limit: half the
+                # batch, rounded down to a multiple of 8, at least the minimum.
+                high = max(low or 0, training.max_batch_size // 2 // 8 * 8)
         if (low is not None and batch < low) or (high is not None and batch > high):
             kind = "DPO " if isinstance(request.training_method, DPO) else ""
             problems.append(
