@@ -94,14 +94,17 @@ def test_delete_unknown_job_raises_not_found(client: Client) -> None:
     assert info.value.attempts == 1
 
 
-def test_delete_whose_answer_was_lost_succeeds_on_the_retry(
+def test_delete_whose_answer_was_lost_says_so_on_the_retry(
     server: FakeTogether, client: Client, sleeps: list[float]
 ) -> None:
     # The first attempt deletes the job but its answer is a 500; the retry gets 404.
     job = server.add_job()
     server.fail_next("DELETE", "/fine-tunes/*", 500, after_handling=True)
-    result = client.fine_tunes.delete(job["id"])
-    assert isinstance(result, DeleteResult)
+    with pytest.raises(
+        NotFoundError, match="an earlier attempt may already have deleted it"
+    ) as info:
+        client.fine_tunes.delete(job["id"])
+    assert info.value.attempts == 2
     assert job["id"] not in server.jobs
     assert len(server.requests_to("DELETE", f"/fine-tunes/{job['id']}")) == 2
     assert len(sleeps) == 1

@@ -237,23 +237,28 @@ class FineTunes(Resource):
     def delete(self, id: str, *, timeout: Optional[Timeout] = None) -> DeleteResult:
         """Delete a job and its outputs (``DELETE /fine-tunes/{id}``).
 
-        Deleting is retried like any idempotent request. A 404 to the first
-        attempt raises :class:`NotFoundError` (no such job); a 404 to a *retry*
-        means an earlier attempt already deleted the job (its answer was lost),
-        so it counts as success.
+        Deleting is retried like any idempotent request. When a retry answers 404,
+        an earlier attempt may have deleted the job before its answer was lost: the
+        :class:`NotFoundError` says so (and ``attempts`` is above 1).
 
-        :raises NotFoundError: there is no job with this ID.
+        :raises NotFoundError: there is no job with this ID (any more).
         """
-        path = self._job_path(id)
         try:
-            return cast("DeleteResult", self._call("DELETE", path, DeleteResult, timeout=timeout))
+            return cast(
+                "DeleteResult",
+                self._call("DELETE", self._job_path(id), DeleteResult, timeout=timeout),
+            )
         except NotFoundError as exc:
-            if exc.attempts is not None and exc.attempts > 1:
-                return DeleteResult(
-                    message=f"Fine-tune job {id} deleted (by an earlier attempt whose answer "
-                    "was lost)"
-                )
-            raise
+            if exc.attempts is None or exc.attempts <= 1:
+                raise
+            raise NotFoundError(
+                f"{exc.message}; an earlier attempt may already have deleted it",
+                status_code=exc.status_code,
+                body=exc.body,
+                response=exc.response,
+                request_id=exc.request_id,
+                attempts=exc.attempts,
+            ) from exc
 
     def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> List[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
