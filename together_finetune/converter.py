@@ -77,6 +77,18 @@ def _structure_optional_str(value: Any, _: Any) -> Optional[str]:
     return _fail(value, "a string")  # type: ignore[no-any-return]
 
 
+def _structure_optional_int(value: Any, _: Any) -> Optional[int]:
+    if value is None or type(value) is int:
+        return value
+    return _structure_int(value, int)
+
+
+def _structure_optional_bool(value: Any, _: Any) -> Optional[bool]:
+    if value is None or type(value) is bool:
+        return value
+    return _structure_bool(value, bool)
+
+
 def _structure_optional_float(value: Any, _: Any) -> Optional[float]:
     if value is None or type(value) is float:
         return value
@@ -148,9 +160,9 @@ def _build() -> cattrs.Converter:
     conv = cattrs.Converter()
     for primitive, strict, optional in (
         (str, _structure_str, _structure_optional_str),
-        (int, _structure_int, _optional(_structure_int)),
+        (int, _structure_int, _structure_optional_int),
         (float, _structure_float, _structure_optional_float),
-        (bool, _structure_bool, _optional(_structure_bool)),
+        (bool, _structure_bool, _structure_optional_bool),
         (datetime, parse_datetime, _optional(parse_datetime)),
     ):
         conv.register_structure_hook(primitive, strict)

@@ -60,10 +60,9 @@ class _OpenStrEnum(str, enum.Enum):
     def _missing_(cls, value: object) -> Any:
         if not isinstance(value, str):
             return None
-        lowered = value.lower()
-        for member in cls:
-            if member.value == lowered:
-                return member
+        member = cls._value2member_map_.get(value.lower())
+        if member is not None:
+            return member
         pseudo = str.__new__(cls, value)
         pseudo._name_ = value.upper()
         pseudo._value_ = value
