@@ -5,8 +5,7 @@ Usage::
     .venv/bin/python bench/bench_upload.py [--size-mb 300] [--check-mb 200]
 
 The fake API (with its storage server) runs in a child process so that the peak RSS
-measured is the client's alone. Needs the transport patch (``content=``,
-``allow_redirects=``) applied.
+measured is the client's alone. Results are printed and written to ``bench/UPLOAD_RESULTS.md``.
 """
 
 from __future__ import annotations
@@ -24,9 +23,7 @@ from pathlib import Path
 _SERVE = """
 import sys, time
 from together_finetune.testing import FakeTogether
-from together_finetune.testing.files_api import attach_files_api
 fake = FakeTogether().start()
-attach_files_api(fake)
 print(fake.base_url, fake.api_key, flush=True)
 sys.stdin.read()
 fake.stop()
@@ -56,7 +53,6 @@ def main() -> int:
 
     from together_finetune import Client
     from together_finetune.dataset import check_dataset
-    from together_finetune.files import Files
 
     with tempfile.TemporaryDirectory() as tmp:
         upload_path = Path(tmp) / "upload.jsonl"
@@ -70,7 +66,7 @@ def main() -> int:
             assert server.stdout is not None
             base_url, api_key = server.stdout.readline().split()
             client = Client(api_key=api_key, base_url=base_url, timeout=(5, 300))
-            files = getattr(client, "files", None) or Files(client._transport)
+            files = client.files
             warm = Path(tmp) / "warm.jsonl"
             warm.write_text('{"text": "warm up"}\n')
             files.upload(warm)
@@ -85,12 +81,13 @@ def main() -> int:
             if server.stdin is not None:
                 server.stdin.close()
             server.wait(timeout=30)
-        print(
+        lines = [
             f"upload: {size / (1 << 20):.0f} MiB in {elapsed:.2f} s = "
             f"{size / (1 << 20) / elapsed:.0f} MiB/s (sha256 + PUT + preprocess); "
             f"peak RSS {rss_before:.0f} MiB before, {rss_after:.0f} MiB after "
             f"(+{rss_after - rss_before:.1f} MiB)"
-        )
+        ]
+        print(lines[-1])
 
         check_path = Path(tmp) / "check.jsonl"
         _write_jsonl(check_path, args.check_mb)
@@ -99,14 +96,24 @@ def main() -> int:
         report = check_dataset(check_path)
         elapsed = time.perf_counter() - started
         assert report.ok, report.summary()
-        print(
+        lines.append(
             f"check_dataset: {check_size / (1 << 20):.0f} MiB, {report.num_examples} examples "
             f"in {elapsed:.2f} s = {check_size / (1 << 20) / elapsed:.0f} MiB/s "
             f"({report.num_examples / elapsed:,.0f} examples/s)"
         )
-        print(
+        print(lines[-1])
+        lines.append(
             f"peak RSS overall: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB"
         )
+        print(lines[-1])
+    stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    results = Path(__file__).with_name("UPLOAD_RESULTS.md")
+    results.write_text(
+        "# Upload and dataset-check results\n\n"
+        f"Run: `python bench/bench_upload.py --size-mb {args.size_mb} --check-mb {args.check_mb}` "
+        f"on {stamp}, Python {sys.version.split()[0]}, {os.cpu_count()} CPUs; the fake API in a "
+        "child process on loopback.\n\n" + "".join(f"- {line}\n" for line in lines)
+    )
     return 0
 
 
