@@ -503,9 +503,9 @@ class _Stream:
 def _pump(response: requests.Response, f: IO[bytes], stream: _Stream) -> bool:
     """Copy the body to ``f``, hashing on the way; False when the connection broke.
 
-    Network reads overlap with writing and hashing: a helper thread writes and
-    hashes each chunk (both release the GIL) while this thread reads the next
-    one. At most ``_QUEUE_DEPTH`` chunks are in flight, so memory stays flat.
+    Reading and hashing (this thread) overlap with writing (a helper thread);
+    hashing and writes release the GIL. At most ``_QUEUE_DEPTH`` chunks are in
+    flight, so memory stays flat.
     Progress is reported from this thread, for bytes already on disk.
     """
     chunks: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=_QUEUE_DEPTH)
@@ -545,7 +545,6 @@ def _pump(response: requests.Response, f: IO[bytes], stream: _Stream) -> bool:
                 failure.append(exc)
                 done.put(-1)
                 continue
-            stream.hasher.update(chunk)
             done.put(len(chunk))
             unflushed += len(chunk)
             if unflushed >= _FLUSH_EVERY:
@@ -576,6 +575,11 @@ def _pump(response: requests.Response, f: IO[bytes], stream: _Stream) -> bool:
         try:
             for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
                 if chunk:
+                    # Hash here while the writer writes the previous chunk: both release
+                    # the GIL, so hashing and disk writes overlap. Every chunk queued is
+                    # written before this returns (or the download fails), so the digest
+                    # always matches the file.
+                    stream.hasher.update(chunk)
                     chunks.put(chunk)
                 settle()
             complete = True
