@@ -231,3 +231,20 @@ def test_schema_violations_and_unknown_operations_are_reported(checker: sc.SpecC
         b"{}",
     )
     assert checker.take_violations() == []
+
+
+def test_requests_this_library_sends_are_checked_whatever_the_answer(
+    checker: sc.SpecChecker,
+) -> None:
+    from together_finetune.testing import RecordedRequest
+
+    ours = {"Authorization": "Bearer k", "User-Agent": "together-finetune/0 python/3"}
+    checker(
+        RecordedRequest("GET", "/v1/fine-tunes/models/limits", {"model": "x"}, ours, b""),
+        404,
+        {"Content-Type": "application/json"},
+        b'{"message": "no such model"}',
+    )
+    violations = "\n".join(checker.take_violations())
+    assert "'model' is not declared" in violations
+    assert "model_name" in violations
