@@ -223,14 +223,16 @@ def test_schema_violations_and_unknown_operations_are_reported(checker: sc.SpecC
     assert "response status" in violations
     assert "GET /v1/fine-tunes/ft-1/nothing -> 200: no such operation" in violations
     assert "response models: 'all' is not of type 'array'" in violations
-    # failures are not checked: that traffic is deliberate
-    checker(
-        RecordedRequest("GET", "/v1/nowhere", {}, {}, b""),
-        404,
-        {"Content-Type": "application/json"},
-        b"{}",
-    )
+    # A deliberately wrong path is not a request problem, but its error answer must still
+    # have the API-wide ErrorData shape.
+    error = sc.dump({"error": {"message": "Unknown path", "type": "invalid_request_error"}})
+    checker(RecordedRequest("GET", "/v1/nowhere", {}, {}, b""), 404, {}, error)
     assert checker.take_violations() == []
+    checker(RecordedRequest("GET", "/v1/nowhere", {}, {}, b""), 404, {}, b"{}")
+    assert any("'error' is a required property" in v for v in checker.take_violations())
+    # An undeclared error status on a real operation is checked against ErrorData too.
+    checker(RecordedRequest("GET", "/v1/fine-tunes/ft-1", {}, {}, b""), 404, {}, b'{"x": 1}')
+    assert any("'error' is a required property" in v for v in checker.take_violations())
 
 
 def test_requests_this_library_sends_are_checked_whatever_the_answer(

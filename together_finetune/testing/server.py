@@ -572,8 +572,9 @@ class FakeTogether:
         step per ``step_seconds`` of ``clock``.
     :param clock: time source for ``step_seconds`` (e.g. a :class:`ManualClock`).
     :param on_exchange: called as ``on_exchange(request, status, headers, body)`` for every
-        answer the fake produces itself (not for injected faults); download bodies are
-        passed as ``b""``. Exceptions it raises are collected in :attr:`exchange_errors`.
+        answer the fake produces itself (not for injected faults); download archive bodies
+        are passed as ``b""`` (their JSON error bodies are passed as they are). Exceptions
+        it raises are collected in :attr:`exchange_errors`.
     """
 
     #: when True, downloads answer 200 with the whole body even to Range requests
@@ -1234,7 +1235,10 @@ class FakeTogether:
             with self._lock:
                 self._tick()
                 if endpoint == "download":
-                    return self._download(request), b""
+                    answer = self._download(request)
+                    # Archive bytes are not handed to on_exchange; JSON error bodies are.
+                    is_json = answer.mimetype == "application/json"
+                    return answer, answer.get_data() if is_json else b""
                 if str(endpoint).startswith("files_"):
                     files_response = self.files.dispatch(str(endpoint), request, recorded, args)
                     return files_response, files_response.get_data()
