@@ -904,10 +904,14 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--max-seq-length", type=int)
     kind = p.add_mutually_exclusive_group()
-    kind.add_argument("--lora", action="store_true", help="LoRA training")
+    kind.add_argument(
+        "--lora",
+        action="store_true",
+        help="LoRA training (the API's default when neither is given)",
+    )
     kind.add_argument("--full", action="store_true", help="full-parameter training")
-    p.add_argument("--lora-r", type=int)
-    p.add_argument("--lora-alpha", type=int)
+    p.add_argument("--lora-r", type=int, help="adapter rank (default with --lora: 8)")
+    p.add_argument("--lora-alpha", type=int, help="adapter scaling (default: 2 x rank)")
     p.add_argument("--lora-dropout", type=float)
     p.add_argument("--lora-trainable-modules", help='e.g. "all-linear"')
     p.add_argument("--training-method", choices=("sft", "dpo"))
@@ -925,8 +929,8 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dpo-reference-free", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--simpo-gamma", type=float)
     p.add_argument("--lr-scheduler", choices=("linear", "cosine"))
-    p.add_argument("--min-lr-ratio", type=float)
-    p.add_argument("--num-cycles", type=float, help="cosine only")
+    p.add_argument("--min-lr-ratio", type=float, help="default 0")
+    p.add_argument("--num-cycles", type=float, help="cosine only (default 0.5)")
     p.add_argument("--train-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--from-checkpoint", help="JOB_ID[:STEP] or OUTPUT_MODEL_NAME[:STEP]")
     p.add_argument("--from-hf-model")
