@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import socket
 import subprocess
 import sys
 import textwrap
@@ -504,3 +505,23 @@ def test_upload_checks_with_the_file_type_it_was_given(
     uploaded = files_of(client).upload(data, file_type="jsonl")
     assert fake_files(server).contents[uploaded.id] == data.read_bytes()
     assert server.requests_to("POST", "/files")[-1].body.count(b"jsonl") >= 1
+
+
+def test_storage_puts_use_the_proxy_settings_of_the_storage_host(
+    make_client: Callable[..., Client],
+    server: FakeTogether,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    if not server.storage.url.startswith("http://127.0.0.2:"):
+        pytest.skip("needs the storage server on its own loopback address")
+    with socket.socket() as sock:  # a proxy address nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    monkeypatch.setenv("HTTP_PROXY", dead_proxy)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")  # the API is exempt, storage is not
+    client = make_client(max_retries=0)
+    with pytest.raises(APIConnectionError, match="upload PUT"):
+        client.files.upload(write_jsonl(tmp_path / "train.jsonl"))
+    assert storage_puts(server) == []  # it went to the (dead) proxy, as the environment says
+    assert server.requests_to("POST", "/files")  # while the API was reached directly

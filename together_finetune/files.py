@@ -221,6 +221,19 @@ class _FileSlice:
                 self.on_chunk(len(chunk))
 
 
+def _proxies_for(url: str) -> Dict[str, Optional[str]]:
+    """Proxies for a storage URL by the environment (``NO_PROXY`` included), not the API's.
+
+    The session resolves proxies once, for the API's host; ``None`` values drop the
+    session's entries for a host that ``NO_PROXY`` exempts.
+    """
+    import requests.utils
+
+    found: Dict[str, Optional[str]] = {"http": None, "https": None}
+    found.update(requests.utils.get_environ_proxies(url))
+    return found
+
+
 def _strip_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """Auth hook for storage requests: never send credentials (not even from ``.netrc``)."""
     request.headers.pop("Authorization", None)
@@ -684,6 +697,8 @@ class Files(Resource):
                 auth=_strip_auth,
                 allow_redirects=False,
                 timeout=timeout,
+                # None values drop the session's entries (requests' merge_setting).
+                proxies=_proxies_for(url),  # type: ignore[arg-type]
             )
             with response:
                 location = response.headers.get("Location")
