@@ -312,6 +312,9 @@ def test_supported_models_and_limits(fake: FakeTogether, http: requests.Session)
     limits = http.get(limits_url, params={"model_name": models[0]}).json()
     assert limits["model_name"] == models[0]
     assert limits["lora_training"]["max_rank"] > 0
+    # The official SDK sizes its LoRA default from default_rank (wire reference §3.8).
+    assert 0 < limits["lora_training"]["default_rank"] <= limits["lora_training"]["max_rank"]
+    assert limits["supports_full_training"] is True
     assert "full_training" in limits
     big = http.get(
         limits_url, params={"model_name": "meta-llama/Meta-Llama-3.1-70B-Instruct-Reference"}

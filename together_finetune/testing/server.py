@@ -1368,6 +1368,7 @@ class FakeTogether:
                 "max_batch_size_dpo": dpo_batch,
                 "min_batch_size": 8,
                 "max_rank": 64,
+                "default_rank": 16,  # read by the official SDK (wire reference §3.8)
                 "target_modules": [
                     "q_proj",
                     "k_proj",
@@ -1380,6 +1381,12 @@ class FakeTogether:
             },
             "max_num_epochs": 20,
             "max_num_evals": 100,
+            "max_num_checkpoints": 20,
+            "max_seq_length_sft": 8192,
+            "max_seq_length_dpo": 4096,
+            "min_max_seq_length": 512,
+            "default_gradient_accumulation_steps": 1,
+            "supports_full_training": bool(info["full"]),
             "max_learning_rate": 1.0,
             "min_learning_rate": 1e-8,
             "supports_vision": False,
