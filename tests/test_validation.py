@@ -270,6 +270,9 @@ LIMITS = ModelLimits(
     max_num_epochs=20,
     max_num_evals=100,
     max_num_checkpoints=10,
+    max_seq_length_sft=8192,
+    max_seq_length_dpo=4096,
+    min_max_seq_length=512,
     max_learning_rate=1.0,
     min_learning_rate=1e-8,
 )
@@ -299,6 +302,12 @@ LIMIT_RULES: list[tuple[dict[str, Any], str]] = [
     ({"learning_rate": 2.0}, "learning_rate: must be in [1e-08, 1]"),
     ({"learning_rate": 1e-9}, "learning_rate: must be in [1e-08, 1]"),
     ({"training_type": LoRATraining(lora_r=128)}, "lora_r: must be at most 64"),
+    ({"max_seq_length": 8193}, "max_seq_length: must be in [512, 8192] for SFT"),
+    ({"max_seq_length": 256}, "max_seq_length: must be in [512, 8192] for SFT"),
+    (
+        {"max_seq_length": 4097, "training_method": DPO()},
+        "max_seq_length: must be in [512, 4096] for DPO",
+    ),
 ]
 
 

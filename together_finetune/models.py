@@ -402,6 +402,11 @@ class ModelLimits:
     max_num_epochs: Optional[int] = None
     max_num_evals: Optional[int] = None
     max_num_checkpoints: Optional[int] = None
+    max_seq_length_sft: Optional[int] = None
+    max_seq_length_dpo: Optional[int] = None
+    min_max_seq_length: Optional[int] = None
+    default_gradient_accumulation_steps: Optional[int] = None
+    supports_full_training: Optional[bool] = None
     max_learning_rate: Optional[float] = None
     min_learning_rate: Optional[float] = None
     supports_vision: Optional[bool] = None

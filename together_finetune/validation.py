@@ -290,6 +290,16 @@ def check_against_limits(request: FineTuneRequest, limits: ModelLimits) -> List[
     ):
         if high is not None and value is not None and value > high:
             problems.append(f"{name}: must be at most {high} for {model}, got {value}")
+    seq = request.max_seq_length
+    if seq is not None:
+        dpo = isinstance(request.training_method, DPO)
+        longest = limits.max_seq_length_dpo if dpo else limits.max_seq_length_sft
+        shortest = limits.min_max_seq_length
+        if (longest is not None and seq > longest) or (shortest is not None and seq < shortest):
+            problems.append(
+                f"max_seq_length: must be {_bounds(shortest, longest)} for "
+                f"{'DPO' if dpo else 'SFT'} training of {model}, got {seq}"
+            )
     if request.learning_rate is not None:
         low_lr, high_lr = limits.min_learning_rate, limits.max_learning_rate
         if (low_lr is not None and request.learning_rate < low_lr) or (
