@@ -421,6 +421,54 @@ def test_create_check_limits(
     assert len(create_posts(server)) == 1
 
 
+def test_dry_run_with_check_limits_checks_and_still_sends_nothing(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    argv = ["create", "--training-file", "file-1", "--model", MODEL, "--check-limits", "--dry-run"]
+    code, _, err = run(capsys, *argv, "--batch-size", "100000")
+    assert code == 2
+    assert "batch_size" in err
+    code, out, _ = run(capsys, *argv, "--batch-size", "16")
+    assert code == 0
+    assert json.loads(out)["batch_size"] == 16
+    assert create_posts(server) == []
+
+
+def test_dry_run_masks_only_the_secret_fields(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    code, out, _ = run(
+        capsys,
+        "create",
+        "--training-file",
+        "file-1",
+        "--model",
+        MODEL,
+        "--wandb-api-key",
+        "WB",
+        "--suffix",
+        "WB-run",
+        "--dry-run",
+    )
+    assert code == 0
+    body = json.loads(out)
+    assert body["wandb_key"] == "***"
+    assert body["suffix"] == "WB-run"  # the body that would be sent, not a scrubbed copy
+
+
+def test_wait_quiet_prints_only_the_job(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    job = server.add_job(status="completed")
+    code, loud, _ = run(capsys, "wait", job["id"], "--poll-interval", "0.01")
+    assert code == 0
+    code, quiet, _ = run(capsys, "wait", job["id"], "--poll-interval", "0.01", "-q")
+    assert code == 0
+    event_lines = [line for line in loud.splitlines() if line not in quiet.splitlines()]
+    assert event_lines  # the loud run printed the events
+    assert all(line in loud.splitlines() for line in quiet.splitlines())
+
+
 def test_create_api_error_exits_1(
     capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
 ) -> None:
@@ -501,6 +549,66 @@ def test_debug_shows_traceback_but_never_the_key(
     assert "Traceback" in err
     assert "404" in err
     assert server.api_key not in err
+
+
+@pytest.mark.parametrize("debug", [[], ["--debug"]])
+def test_secrets_are_masked_wherever_they_would_show(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    debug: list[str],
+) -> None:
+    import logging
+
+    from together_finetune import TogetherError
+
+    def leaky(*args: Any, **kwargs: Any) -> Any:
+        logging.getLogger("together_finetune").debug("key %s", server.api_key)
+        raise TogetherError(f"boom {server.api_key} wb-secret-1 hf-secret-2")
+
+    monkeypatch.setattr("together_finetune.fine_tunes.FineTunes.create", leaky)
+    code, out, err = run(
+        capsys,
+        *debug,
+        "create",
+        "--training-file",
+        "file-1",
+        "--model",
+        MODEL,
+        "--wandb-api-key",
+        "wb-secret-1",
+        "--hf-api-token",
+        "hf-secret-2",
+    )
+    assert code == 1
+    for secret in (server.api_key, "wb-secret-1", "hf-secret-2"):
+        assert secret not in out + err
+    assert "boom ***" in err
+    if debug:
+        assert "key ***" in err  # the debug log line, masked
+
+
+def test_argparse_errors_never_echo_a_secret(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    code, _, err = run(capsys, "list", "--api-key", "sk-typed-after-the-command")
+    assert code == 2
+    assert "unrecognized arguments" in err
+    assert "sk-typed-after-the-command" not in err
+    code, _, err = run(capsys, "create", "--training-file", "file-1", "--wandb-key=wb-typo")
+    assert code == 2
+    assert "wb-typo" not in err
+    assert server.requests == []
+
+
+def test_a_bad_base_url_is_a_usage_error(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    for url in ("ftp://example.com/v1", "http://example.com/v1"):
+        code, _, err = run(capsys, "--base-url", url, "list")
+        assert code == 2, err
+        assert "Traceback" not in err
 
 
 @pytest.mark.parametrize("command", ["retrieve", "cancel", "delete", "events", "wait", "download"])
@@ -598,9 +706,26 @@ def test_metrics(
     assert [row["train/global_step"] for row in rows] == [3, 4, 5]
     query = server.requests_to("GET", f"/fine-tunes/{job['id']}/metrics")[-1]
     assert query.query["global_step_from"] == "3"
-    rows = run_json(capsys, "metrics", job["id"], "--since", "2000-01-01T00:00:00Z")
+    rows = run_json(
+        capsys, "metrics", job["id"], "--since", "2000-01-01T00:00:00Z", "--until", "2999-01-01"
+    )
     assert rows
+    query = server.requests_to("GET", f"/fine-tunes/{job['id']}/metrics")[-1].query
+    assert query["logged_at_from"] == "2000-01-01T00:00:00Z"
+    assert query["logged_at_to"].startswith("2999-01-01T00:00:00")
     assert run(capsys, "metrics", job["id"], "--since", "yesterday")[0] == 2
+
+
+def test_metrics_json_stays_valid_json_with_a_nan(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    job = server.add_job(status="completed")
+    nan_rows = b'{"metrics": [{"train/loss": NaN, "train/global_step": 1}]}'
+    server.fail_next("GET", f"/fine-tunes/{job['id']}/metrics", 200, body=nan_rows)
+    code, out, _ = run(capsys, "--json", "metrics", job["id"])
+    assert code == 0
+    assert "NaN" not in out
+    assert json.loads(out) == [{"train/loss": None, "train/global_step": 1}]
 
 
 def test_wait_exit_codes(
@@ -775,8 +900,10 @@ def test_models_limits_and_estimate_price(
     body = server.requests_to("POST", "/fine-tunes/estimate-price")[-1].json()
     assert body["n_epochs"] == 2
     assert body["training_type"] == {"type": "Full"}
+    assert body["training_method"]["method"] == "sft"
     estimate = run_json(capsys, *argv)
-    assert "estimated_total_price" in estimate or "estimation_available" in estimate
+    assert estimate["estimation_available"] is True
+    assert estimate["estimated_total_price"] > 0
 
 
 def test_keyboard_interrupt_exits_130(

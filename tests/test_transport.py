@@ -179,6 +179,18 @@ def test_create_dropped_after_sending_raises_and_one_job_exists(
     assert len(server.requests_to("POST", "/fine-tunes")) == 1
 
 
+def test_a_server_cannot_make_a_create_that_may_have_acted_retryable(
+    client: Client, server: FakeTogether
+) -> None:
+    server.fail_next(
+        "POST", "/fine-tunes", 500, headers={"x-should-retry": "true"}, after_handling=True
+    )
+    with pytest.raises(InternalServerError, match="may have been created"):
+        create(client)
+    assert len(server.jobs) == 1
+    assert len(server.requests_to("POST", "/fine-tunes")) == 1
+
+
 def test_create_read_timeout_is_not_retried(
     make_client: Callable[..., Client], server: FakeTogether
 ) -> None:

@@ -14,9 +14,20 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Callable, Dict, Iterable, List, Optional, Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    List,
+    NoReturn,
+    Optional,
+    Sequence,
+)
 
 from ._version import __version__
 from .errors import APIStatusError, TogetherError
@@ -49,6 +60,17 @@ _LORA_FLAGS = (
 
 class UsageError(Exception):
     """A command-line usage problem found after parsing (exit status 2)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with secrets typed on the command line masked in its error messages."""
+
+    secrets: List[str] = []
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        text = _scrub(message, self.secrets)
+        self.exit(2, f"{self.prog}: error: {text}\n")
 
 
 # --------------------------------------------------------------------------- argument types
@@ -107,11 +129,22 @@ class _Out:
         sys.stdout.flush()
 
     def json(self, data: Any) -> None:
-        self.line(json.dumps(data, indent=2, ensure_ascii=False))
+        # NaN and infinity are not JSON: jq and strict parsers reject them; print null.
+        self.line(json.dumps(_finite(data), indent=2, ensure_ascii=False, allow_nan=False))
 
     @staticmethod
     def note(text: str) -> None:
         sys.stderr.write(text + "\n")
+
+
+def _finite(data: Any) -> Any:
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: _finite(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [_finite(value) for value in data]
+    return data
 
 
 def _plain(obj: Any) -> Any:
@@ -275,7 +308,10 @@ def _client(args: argparse.Namespace) -> Client:
     options: Dict[str, Any] = {"api_key": _api_key(args), "base_url": args.base_url}
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
-    return Client(**options)
+    try:
+        return Client(**options)
+    except (TogetherError, ValueError) as exc:  # a bad --base-url or option: nothing was sent
+        raise UsageError(str(exc)) from exc
 
 
 # --------------------------------------------------------------------------- commands
@@ -553,18 +589,15 @@ def _create_fields(args: argparse.Namespace) -> Dict[str, Any]:
     return {key: value for key, value in fields.items() if value is not None}
 
 
-def _masked(body: Any, secrets: Sequence[str]) -> Any:
+def _masked(body: Any) -> Any:
+    """The request body with its secret fields masked, every other value as it is sent."""
     if isinstance(body, dict):
         return {
-            key: (_MASK if key in _SECRET_FIELDS and value is not None else _masked(value, secrets))
+            key: (_MASK if key in _SECRET_FIELDS and value is not None else _masked(value))
             for key, value in body.items()
         }
     if isinstance(body, list):
-        return [_masked(v, secrets) for v in body]
-    if isinstance(body, str):
-        for secret in secrets:
-            if secret:
-                body = body.replace(secret, _MASK)
+        return [_masked(v) for v in body]
     return body
 
 
@@ -595,8 +628,7 @@ def _cmd_create(args: argparse.Namespace, out: _Out) -> int:
                     f"fine-tune arguments exceed the limits of {request.model}:\n  - "
                     + "\n  - ".join(problems)
                 )
-        secrets = [s for s in (args.hf_api_token, args.wandb_api_key, args.api_key) if s]
-        out.json(_masked(encode(request), secrets))
+        out.json(_masked(encode(request)))
         out.note(f"{PROG}: dry run: POST /fine-tunes not sent")
         return 0
     with _client(args) as client:
@@ -840,7 +872,7 @@ def _cmd_serve_fake(args: argparse.Namespace, out: _Out) -> int:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog=PROG,
         description="Fine-tune models with Together AI from the command line.",
         epilog="Environment: TOGETHER_API_KEY, TOGETHER_BASE_URL. "
@@ -859,7 +891,7 @@ def _build_parser() -> argparse.ArgumentParser:
     # Accepted before and after the subcommand; SUPPRESS keeps a subparser from resetting them.
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")
     parser.add_argument("--debug", action="store_true", help="tracebacks and request logs")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument(
         "--json", action="store_true", default=argparse.SUPPRESS, help="print JSON for scripts"
     )
@@ -1100,11 +1132,26 @@ def _debug_logging(secrets: Sequence[Optional[str]]) -> Callable[[], None]:
     return restore
 
 
+def _secrets_in(argv: Sequence[str]) -> List[str]:
+    """Values of secret-looking options as typed, before parsing (for argparse's errors)."""
+    found = [os.environ.get("TOGETHER_API_KEY") or ""]
+    for index, arg in enumerate(argv):
+        flag, eq, value = arg.partition("=")
+        if flag.startswith("--") and any(w in flag for w in ("key", "token", "secret", "pass")):
+            if eq:
+                found.append(value)
+            elif index + 1 < len(argv):
+                found.append(argv[index + 1])
+    return [secret for secret in found if secret]
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Run the command line; returns the exit status."""
+    words = list(sys.argv[1:] if argv is None else argv)
     parser = _build_parser()
+    _Parser.secrets = _secrets_in(words)
     try:
-        args = parser.parse_args(argv)
+        args = parser.parse_args(words)
     except SystemExit as exc:  # --help, --version, or a usage error (2)
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     secrets = [args.api_key, os.environ.get("TOGETHER_API_KEY")]

@@ -460,7 +460,9 @@ class Transport:
             body = text[:2000]
         retry_after = parse_retry_after(response.headers)
         should = response.headers.get("x-should-retry", "").lower()
-        if should in ("true", "false"):
+        if should == "false" or (should == "true" and idempotent):
+            # The server may forbid any retry, but it cannot make a request that may
+            # have acted (a create after a 500) safe to send twice.
             retryable = should == "true"
         elif idempotent:
             retryable = status in RETRYABLE_STATUSES
