@@ -1141,3 +1141,30 @@ def test_every_command_through_the_installed_script(
     assert "Traceback" not in result.stderr
     parsed = json.loads(result.stdout)  # every command answers JSON under --json
     assert parsed is not None
+
+
+def test_an_error_without_a_request_id_says_so(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str]
+) -> None:
+    server.fail_next("GET", "/fine-tunes", 400, headers={"x-request-id": ""})
+    code, _, err = run(capsys, "list")
+    assert code == 1
+    assert "(no request id)" in err
+
+
+def test_a_closed_pipe_ends_quietly(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    env: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from together_finetune import cli
+
+    def reader_went_away(self: Any, text: str) -> None:
+        raise BrokenPipeError
+
+    server.add_job()
+    monkeypatch.setattr(cli._Out, "line", reader_went_away)
+    code, _, err = run(capsys, "list")
+    assert code == 1
+    assert "Traceback" not in err

@@ -1197,9 +1197,12 @@ class FakeTogether:
         else:
             data = body.encode() if isinstance(body, str) else body
             response = Response(data, status=fault.status, mimetype="text/html")
-        for key, value in fault.headers.items():
-            response.headers[key] = value
         response.headers["x-request-id"] = "req-" + secrets.token_hex(12)
+        for key, value in fault.headers.items():  # may replace the id, or remove it with ""
+            if value:
+                response.headers[key] = value
+            else:
+                response.headers.pop(key, None)
         return response(environ, start_response)
 
     def _authorized(self, request: Request) -> bool:
