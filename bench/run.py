@@ -250,7 +250,7 @@ def main() -> int:
         )
         rows.append(
             [
-                "  same, detailed_validation=False (proposed)",
+                "  same, with detailed_validation=False (tried, not adopted)",
                 fmt_time(fast_d),
                 "",
                 fmt_time(sdk_out.get("strict_seconds")) + " (strict)",
