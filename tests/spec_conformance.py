@@ -318,7 +318,7 @@ def missing_reason() -> Optional[str]:
     try:
         from openapi_core import OpenAPI
     except ImportError:
-        return "openapi-core is not installed (pip install -e '.[dev]')"
+        return "openapi-core is not installed (the dev extra installs it on Python 3.10+)"
     if not hasattr(OpenAPI, "iter_request_errors"):
         # openapi-core 0.23 needs Python 3.10; older releases lack the error iterators.
         return "the installed openapi-core is older than 0.23 (needs Python 3.10 or newer)"
