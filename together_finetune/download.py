@@ -63,10 +63,11 @@ _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 _ARCHIVE_SUFFIXES = (".tar.zst", ".tar.gz", ".tgz", ".tar")
 #: Statuses that, while resuming, count as one failed attempt instead of ending the download.
 
-#: Chunks read from the network but not yet written and hashed.
+#: Chunks read (and hashed) but not yet written.
 _QUEUE_DEPTH = 4
 #: Bytes written between background ``fdatasync`` calls (writeback overlaps the download).
-_FLUSH_EVERY = 64 * 1024 * 1024
+#: Measured on the benchmark machine: 256 MiB beat 64, 128 and 512 MiB and no flush at all.
+_FLUSH_EVERY = 256 * 1024 * 1024
 
 
 def _extension_for(content_type: str) -> str:
