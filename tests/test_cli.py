@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import cli_env, run, run_json, spawn
 
-from together_finetune.cli import main
 from together_finetune.testing import FakeTogether
 
 MODEL = "meta-llama/Llama-3.2-3B-Instruct"
@@ -26,35 +26,7 @@ MODEL = "meta-llama/Llama-3.2-3B-Instruct"
 @pytest.fixture
 def env(server: FakeTogether, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point the CLI (in-process and subprocesses) at the fake server."""
-    monkeypatch.setenv("TOGETHER_API_KEY", server.api_key)
-    monkeypatch.setenv("TOGETHER_BASE_URL", server.base_url)
-    monkeypatch.delenv("TOGETHER_LOG", raising=False)
-    values = dict(os.environ)
-    values.pop("COLUMNS", None)
-    return values
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    code, out, err = run(capsys, "--json", *argv)
-    assert code == 0, err
-    return json.loads(out)
-
-
-def spawn(env: dict[str, str], *argv: str, timeout: float = 20) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "together_finetune", *argv],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+    return cli_env(server, monkeypatch)
 
 
 def create_posts(server: FakeTogether) -> list[Any]:

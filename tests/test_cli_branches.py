@@ -4,8 +4,8 @@ scheduler flags without a scheduler, and a price estimate the API cannot give.""
 from __future__ import annotations
 
 import pytest
+from cli_helpers import cli_env, run
 
-from together_finetune.cli import main
 from together_finetune.testing import FakeTogether
 
 MODEL = "meta-llama/Llama-3.2-3B-Instruct"
@@ -14,15 +14,7 @@ MODEL = "meta-llama/Llama-3.2-3B-Instruct"
 @pytest.fixture(autouse=True)
 def env(server: FakeTogether, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point the in-process CLI at the fake server."""
-    monkeypatch.setenv("TOGETHER_API_KEY", server.api_key)
-    monkeypatch.setenv("TOGETHER_BASE_URL", server.base_url)
-    monkeypatch.delenv("TOGETHER_LOG", raising=False)
-
-
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
+    cli_env(server, monkeypatch)
 
 
 @pytest.mark.parametrize(

@@ -7,41 +7,24 @@ the upload and the listing as real subprocesses (``python -m together_finetune``
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_helpers import cli_env, run, run_json
 
-from together_finetune.cli import main
 from together_finetune.testing import FakeTogether
-
-GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 
 
 @pytest.fixture
 def env(server: FakeTogether, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point the CLI (in-process and subprocesses) at the fake server."""
-    monkeypatch.setenv("TOGETHER_API_KEY", server.api_key)
-    monkeypatch.setenv("TOGETHER_BASE_URL", server.base_url)
-    monkeypatch.delenv("TOGETHER_LOG", raising=False)
-    values = dict(os.environ)
-    values.pop("COLUMNS", None)
-    return values
+    return cli_env(server, monkeypatch)
 
 
-def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
-    code = main(list(argv))
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
-
-
-def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> Any:
-    code, out, err = run(capsys, "--json", *argv)
-    assert code == 0, err
-    return json.loads(out)
+GOOD = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}]}
 
 
 def dataset(path: Path, *lines: Any, count: int = 3) -> Path:
