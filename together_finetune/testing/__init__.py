@@ -12,10 +12,19 @@ and drive it from the test::
         fake.fail_next("GET", "/fine-tunes/*", 503)  # inject a fault
         assert fake.requests_to("GET", "/fine-tunes")  # inspect the traffic
 
-The JSON is built from the wire reference (OpenAPI spec plus what the live API sends), not
-from this library's models, so the fake referees the client. With pytest, the
-``fake_together`` fixture (``together_finetune.testing.pytest_plugin``) yields a started
+The JSON follows the OpenAPI spec (vendored in ``tests/spec/``) plus what the live API is
+known to send, not this library's models, so the fake referees the client. With pytest,
+the ``fake_together`` fixture (``together_finetune.testing.pytest_plugin``) yields a started
 fake. ``python -m together_finetune.testing`` runs one standalone.
+
+To check the traffic of every fake a test suite starts (not only the ones it builds
+itself), register an observer once, e.g. from a pytest plugin::
+
+    from together_finetune.testing import observe_exchanges
+
+    unregister = observe_exchanges(lambda request, status, headers, body: ...)
+
+Every :class:`FakeTogether` built afterwards hands it each answer it produces.
 """
 
 from __future__ import annotations
@@ -30,20 +39,20 @@ if TYPE_CHECKING:
         model_archive_files,
         synthetic_bytes,
     )
-    from together_finetune.testing.server import (
-        FakeTogether,
-        ManualClock,
-        RecordedRequest,
-        StorageServer,
-    )
+    from together_finetune.testing._fake.clock import ManualClock
+    from together_finetune.testing._fake.exchanges import RecordedRequest, observe_exchanges
+    from together_finetune.testing._fake.storage import StorageServer
+    from together_finetune.testing.server import FakeTogether
 
 # Loaded on first use: the pytest plugin imports this package at pytest start-up,
-# and werkzeug should only be imported by tests that use the fake.
+# and werkzeug should only be imported by tests that use the fake (``_fake.exchanges``
+# and ``_fake.clock`` import no werkzeug).
 _EXPORTS = {
     "FakeTogether": "server",
-    "ManualClock": "server",
-    "RecordedRequest": "server",
-    "StorageServer": "server",
+    "ManualClock": "_fake.clock",
+    "RecordedRequest": "_fake.exchanges",
+    "StorageServer": "_fake.storage",
+    "observe_exchanges": "_fake.exchanges",
     "build_model_archive": "archive",
     "hostile_archive": "archive",
     "model_archive_files": "archive",
@@ -58,6 +67,7 @@ __all__ = [
     "build_model_archive",
     "hostile_archive",
     "model_archive_files",
+    "observe_exchanges",
     "synthetic_bytes",
 ]
 
