@@ -1,7 +1,9 @@
 """Shared fixtures: a fake API server on loopback and a client pointed at it.
 
 Every HTTP test talks to :class:`FakeTogether` over real sockets. The client's
-``sleep`` only records the waits asked for, so no test sleeps for real.
+``sleep`` only records the waits asked for, so no test sleeps for real. Every exchange of
+every fake, whoever builds it, is checked against the official OpenAPI spec by the
+``spec_conformance`` plugin registered here (its waivers are listed in that module).
 """
 
 from __future__ import annotations
@@ -14,14 +16,7 @@ import pytest
 from together_finetune import Client
 from together_finetune.testing import FakeTogether, ManualClock
 
-# Each exchange of every fake server is handed to these observers (the spec
-# conformance checks in test_conformance.py register one).
-EXCHANGE_OBSERVERS: list[Callable[..., None]] = []
-
-
-def _observe(*args: Any) -> None:
-    for observer in EXCHANGE_OBSERVERS:
-        observer(*args)
+pytest_plugins = ["spec_conformance", "pytester"]
 
 
 @pytest.fixture
@@ -33,7 +28,7 @@ def clock() -> ManualClock:
 @pytest.fixture
 def server(clock: ManualClock) -> Iterator[FakeTogether]:
     """A started fake API on 127.0.0.1; jobs move only when a test advances them."""
-    with FakeTogether(clock=clock, on_exchange=_observe) as fake:
+    with FakeTogether(clock=clock) as fake:
         yield fake
 
 
@@ -75,10 +70,3 @@ def make_client(
 def client(make_client: Callable[..., Client]) -> Client:
     """A client with the default retry policy, pointed at the fake server."""
     return make_client()
-
-
-# Spec conformance: every exchange is checked against the official OpenAPI spec,
-# and a test whose traffic breaks it fails (see spec_conformance.py for the waivers).
-from spec_conformance import install  # noqa: E402
-
-spec_conformance_check, spec_nonconforming = install(EXCHANGE_OBSERVERS)

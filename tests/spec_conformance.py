@@ -1,7 +1,8 @@
-"""Check the traffic of the test suite against Together's official OpenAPI spec.
+"""pytest plugin: check the traffic of the test suite against Together's official OpenAPI spec.
 
-Every exchange the fake server answers (see ``EXCHANGE_OBSERVERS`` in ``conftest.py``)
-is handed to :class:`SpecChecker`, which validates with openapi-core:
+Every exchange of every :class:`~together_finetune.testing.FakeTogether` a test starts (the
+``server`` fixture's, and the ones tests build themselves) is handed to :class:`SpecChecker`
+through :func:`together_finetune.testing.observe_exchanges`; it validates with openapi-core:
 
 * the request: path and method (the operation must exist), query parameters (declared
   ones are validated; undeclared ones are violations too), the security header, and the
@@ -20,19 +21,14 @@ takes the violations away with :meth:`SpecChecker.take_violations`.
 The API's documented departures from its own spec are the :data:`WAIVERS` table, each with
 its reason. Nothing else is waived.
 
-The spec comes from the ``TOGETHER_OPENAPI_SPEC`` environment variable, by default
-``../shared/openapi/openapi.yaml`` relative to the repository root. When it is absent the
-check is off (and ``test_conformance.py`` skips with the reason) -- except under ``CI=true``,
-where a missing spec fails.
+The spec is the copy vendored in ``tests/spec/openapi.yaml`` (MIT, its ``LICENSE`` beside
+it); the ``TOGETHER_OPENAPI_SPEC`` environment variable may name another. Without openapi-core
+(Python 3.9) the check is off and ``test_conformance.py`` skips with the reason -- except
+under ``CI=true``, where that fails.
 
-Install it from ``conftest.py`` with::
-
-    from spec_conformance import install
-
-    spec_conformance_check, spec_nonconforming = install(EXCHANGE_OBSERVERS)
-
-``install`` registers the observer and returns an autouse fixture that fails every test
-whose exchanges broke the spec, and the opt-out fixture ``spec_nonconforming``.
+``tests/conftest.py`` registers this module with ``pytest_plugins = ["spec_conformance"]``.
+It then provides the autouse fixture ``spec_conformance_check``, which fails every test whose
+exchanges broke the spec, and the opt-out fixture ``spec_nonconforming``.
 """
 
 from __future__ import annotations
@@ -50,6 +46,8 @@ from typing import Any, Callable, Optional
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+#: the official spec, vendored with its license notice (tests/spec/LICENSE)
+VENDORED_SPEC = REPO_ROOT / "tests" / "spec" / "openapi.yaml"
 SPEC_ENV = "TOGETHER_OPENAPI_SPEC"
 #: the spec's ``servers[0].url``; recorded paths ``/v1/...`` are validated against it
 SPEC_HOST = "https://api.together.ai"
@@ -121,11 +119,10 @@ _JOB_OPS = r"(GET|POST) /fine-tunes(/\{id\}(/cancel)?)?"
 _JOB = r"(data\.\d+\.)?"
 
 #: The single table of what the checker accepts although the spec disagrees.
-#: Source: /work/shared/wire/finetune-api.md §6 (spec vs. reality discrepancies).
 WAIVERS: tuple[Waiver, ...] = (
     Waiver(
         "FineTuneEvent type/level casing, null and empty level",
-        "§6.1, §3.5: the API sends event types and levels in either casing (JOB_PENDING and "
+        "the API sends event types and levels in either casing (JOB_PENDING and "
         "job_pending, Info and info) and 'level' may be null or ''; the spec lists one casing",
         where="response",
         kind="schema",
@@ -135,7 +132,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "legacy empty lr_scheduler",
-        "§3.7: legacy jobs send {'lr_scheduler_type': '', 'lr_scheduler_args': null}",
+        "legacy jobs send {'lr_scheduler_type': '', 'lr_scheduler_args': null}",
         where="response",
         kind="schema",
         operation=_JOB_OPS,
@@ -145,7 +142,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "null training_type on a job",
-        "§4: training_type is nullable on jobs (null/absent means LoRA; "
+        "training_type is nullable on jobs (null/absent means LoRA; "
         "from_checkpoint jobs inherit the parent's); the response schema has no null branch",
         where="response",
         kind="schema",
@@ -156,7 +153,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "job status user_error",
-        "§6.3: 'user_error' is a terminal status the SDKs know and the API sends; the spec's "
+        "'user_error' is a terminal status the SDKs know and the API sends; the spec's "
         "status enum lacks it",
         where="response",
         kind="schema",
@@ -166,7 +163,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "job id format",
-        "§6.4: FinetuneResponse.id is declared format: uuid, but every id is 'ft-...'",
+        "FinetuneResponse.id is declared format: uuid, but every id is 'ft-...'",
         where="response",
         kind="schema",
         operation=_JOB_OPS,
@@ -175,7 +172,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "wandb_key instead of wandb_api_key",
-        "§6.2: both official Python SDKs send the W&B key as 'wandb_key' (the spec says "
+        "both official Python SDKs send the W&B key as 'wandb_key' (the spec says "
         "'wandb_api_key'); the live API accepts it",
         where="request",
         kind="undeclared-property",
@@ -184,7 +181,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "train_on_inputs 'auto'",
-        "§6.5: spec authoring bug: 'type: boolean' next to 'oneOf: [boolean, enum [auto]]' "
+        "spec authoring bug: 'type: boolean' next to 'oneOf: [boolean, enum [auto]]' "
         "rejects the documented default 'auto'",
         where="request|response",
         kind="schema",
@@ -195,7 +192,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "download redirect to object storage",
-        "§2 download details, and the transport issue: the download endpoint may answer with "
+        "the download endpoint may answer with "
         "a redirect to a presigned object-storage URL; the spec declares only 200, 400, 404",
         where="response",
         kind="status",
@@ -204,7 +201,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "error answers the spec does not declare",
-        "§1: ErrorData is the API-wide error shape but the spec declares it on a few "
+        "ErrorData is the API-wide error shape but the spec declares it on a few "
         "operations only; an undeclared 4xx/5xx is checked against ErrorData instead",
         where="response",
         kind="status",
@@ -212,7 +209,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "nullable: true in an OpenAPI 3.1 document",
-        "§6.5/§7: the spec marks fields such as random_seed and training_type "
+        "the spec marks fields such as random_seed and training_type "
         "'nullable: true', an OpenAPI 3.0 keyword 3.1 ignores; the API sends null there",
         where="request|response",
         kind="schema",
@@ -244,7 +241,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "metrics filters as query parameters",
-        "§6.7: the spec puts the metrics filters in a GET body; the API and the TypeScript "
+        "the spec puts the metrics filters in a GET body; the API and the TypeScript "
         "SDK send them as query parameters (global_step_from/to, logged_at_from/to)",
         where="request",
         kind="query",
@@ -253,7 +250,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "download content type",
-        "§6.6, §2 (download details): the spec declares application/octet-stream; the API serves "
+        "the spec declares application/octet-stream; the API serves "
         "the archive as application/zstd or (legacy .tar.gz) application/x-tar / gzip, and "
         "the SDKs branch on it",
         where="response",
@@ -263,7 +260,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "download resumes with 206 Partial Content",
-        "§2 (download details): the API (and the storage it redirects to) honour Range requests -- "
+        "the API (and the storage it redirects to) honour Range requests -- "
         "both Python SDKs probe with 'Range: bytes=0-1' -- but the spec declares only 200",
         where="response",
         kind="status",
@@ -272,7 +269,7 @@ WAIVERS: tuple[Waiver, ...] = (
     ),
     Waiver(
         "endpoints the spec lacks: file upload flow",
-        "§3.14: the official SDK uploads with POST /files (form fields, 302 to storage), "
+        "the official SDK uploads with POST /files (form fields, 302 to storage), "
         "POST /files/{id}/preprocess and POST /files/multipart/{initiate,complete,abort}; "
         "the spec documents only POST /files/upload",
         where="request",
@@ -298,11 +295,11 @@ class Exchange:
 
 
 def spec_path() -> Path:
-    """The spec: ``$TOGETHER_OPENAPI_SPEC``, else ``<repo>/../shared/openapi/openapi.yaml``."""
+    """The spec: ``$TOGETHER_OPENAPI_SPEC``, else the vendored ``tests/spec/openapi.yaml``."""
     configured = os.environ.get(SPEC_ENV)
     if configured:
         return Path(configured).expanduser().resolve()
-    return (REPO_ROOT / ".." / "shared" / "openapi" / "openapi.yaml").resolve()
+    return VENDORED_SPEC
 
 
 def in_ci() -> bool:
@@ -346,7 +343,7 @@ def _load(path: str) -> tuple[Any, dict[str, Any]]:
 
     with open(path, encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
-    # The spec does not pass openapi-spec-validator itself (§6.5: train_on_inputs declares
+    # The spec does not pass openapi-spec-validator itself (train_on_inputs declares
     # 'type: boolean' with the default 'auto'), so the spec check is off; the traffic
     # checks below are unaffected.
     api = OpenAPI.from_dict(raw, config=Config(spec_validator_cls=None))
@@ -726,6 +723,7 @@ def _undeclared(raw: dict[str, Any], value: Any, schema: Any, at: tuple[str, ...
 # ----------------------------------------------------------------------------- pytest glue
 
 _CHECKER: Optional[SpecChecker] = None
+_UNREGISTER = pytest.StashKey[Callable[[], None]]()
 
 
 def checker() -> SpecChecker:
@@ -736,39 +734,39 @@ def checker() -> SpecChecker:
     return _CHECKER
 
 
-def install(observers: list[Callable[..., None]]) -> tuple[Any, Any]:
-    """Register the checker in ``observers`` (once) and return the two fixtures to expose.
+def pytest_configure(config: pytest.Config) -> None:
+    """Hand every exchange of every fake built from now on to the checker."""
+    from together_finetune.testing import observe_exchanges
 
-    Assign them to names in ``conftest.py``::
+    config.stash[_UNREGISTER] = observe_exchanges(checker())
 
-        spec_conformance_check, spec_nonconforming = install(EXCHANGE_OBSERVERS)
 
-    ``spec_conformance_check`` (autouse) fails each test whose exchanges broke the spec,
-    listing every violation. A test that makes the fake answer 2xx with a deliberately
-    malformed body opts out with ``@pytest.mark.usefixtures("spec_nonconforming")``.
-    """
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Stop observing (fakes built later, e.g. by an outer pytest run, are not checked)."""
+    unregister = config.stash.get(_UNREGISTER, None)
+    if unregister is not None:
+        unregister()
+
+
+@pytest.fixture(autouse=True)
+def spec_conformance_check(request: pytest.FixtureRequest) -> Iterator[SpecChecker]:
+    """Fail the test if any exchange of any fake during it broke the spec (all listed)."""
     instance = checker()
-    if instance not in observers:
-        observers.append(instance)
+    instance.take_violations()  # anything left over belongs to no test
+    yield instance
+    violations = instance.take_violations()
+    if violations and "spec_nonconforming" not in request.fixturenames:
+        pytest.fail(
+            "requests or responses that break the OpenAPI spec "
+            f"({spec_path()}; waivers in tests/spec_conformance.py WAIVERS):\n  "
+            + "\n  ".join(violations),
+            pytrace=False,
+        )
 
-    @pytest.fixture(autouse=True)
-    def spec_conformance_check(request: pytest.FixtureRequest) -> Iterator[SpecChecker]:
-        instance.take_violations()  # anything left over belongs to no test
-        yield instance
-        violations = instance.take_violations()
-        if violations and "spec_nonconforming" not in request.fixturenames:
-            pytest.fail(
-                "requests or responses that break the OpenAPI spec "
-                f"({spec_path()}; waivers in tests/spec_conformance.py WAIVERS):\n  "
-                + "\n  ".join(violations),
-                pytrace=False,
-            )
 
-    @pytest.fixture
-    def spec_nonconforming() -> None:
-        """Opt a test out of the spec check (it serves malformed 2xx bodies on purpose)."""
-
-    return spec_conformance_check, spec_nonconforming
+@pytest.fixture
+def spec_nonconforming() -> None:
+    """Opt a test out of the spec check (it serves malformed 2xx bodies on purpose)."""
 
 
 def exchanges_since(mark: int) -> list[Exchange]:

@@ -1,9 +1,10 @@
 """The client's traffic conforms to Together's official OpenAPI spec.
 
-Every exchange of every test is checked by ``spec_conformance`` (registered from
-``conftest.py``). These tests drive every endpoint the client has, assert that the checker
-saw and validated each exchange (so the check provably runs), and that it does report a
-non-conforming request (so it can fail).
+Every exchange of every fake in every test is checked by the ``spec_conformance`` plugin
+(registered from ``conftest.py``). These tests drive every endpoint the client has, assert
+that the checker saw and validated each exchange (so the check provably runs), that it does
+report a non-conforming request (so it can fail), and that a fake a test builds itself is
+checked too.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from typing import Any
 import pytest
 import requests
 import spec_conformance as sc
-from conftest import EXCHANGE_OBSERVERS
 
 from together_finetune import Client
 from together_finetune.models import (
@@ -27,10 +27,6 @@ from together_finetune.models import (
     LoRATraining,
 )
 from together_finetune.testing import FakeTogether
-
-# Installs the observer even when conftest.py does not (idempotent), and checks every
-# test of this module after it ran.
-spec_conformance_check, spec_nonconforming = sc.install(EXCHANGE_OBSERVERS)
 
 
 @pytest.fixture
@@ -67,7 +63,9 @@ def test_waiver_table_is_documented() -> None:
 
 def test_spec_location_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.delenv(sc.SPEC_ENV, raising=False)
-    assert sc.spec_path() == (sc.REPO_ROOT.parent / "shared" / "openapi" / "openapi.yaml")
+    assert sc.spec_path() == sc.REPO_ROOT / "tests" / "spec" / "openapi.yaml"
+    assert sc.spec_path().is_file()  # vendored: a fresh clone checks its traffic
+    assert "MIT License" in (sc.spec_path().parent / "LICENSE").read_text(encoding="utf-8")
     monkeypatch.setenv(sc.SPEC_ENV, str(tmp_path / "nope.yaml"))
     assert sc.spec_path() == tmp_path / "nope.yaml"
     assert "nope.yaml" in str(sc.missing_reason())
@@ -198,6 +196,23 @@ def test_a_non_conforming_request_is_reported(
     violations = checker.take_violations()
     assert any("'learning_rat' is not in the spec" in v for v in violations), violations
     assert any("'model_name' is not declared" in v for v in violations), violations
+
+
+def test_a_fake_the_test_builds_itself_is_checked(checker: sc.SpecChecker) -> None:
+    # Not the ``server`` fixture: the plugin observes every FakeTogether, whoever builds it.
+    mark = len(checker.exchanges)
+    with FakeTogether() as fake:
+        body = {"training_file": "file-1", "model": "m", "learning_rat": 0.1}
+        answer = requests.post(
+            fake.base_url + "/fine-tunes",
+            json=body,
+            headers={"Authorization": f"Bearer {fake.api_key}"},
+            timeout=5,
+        )
+        assert answer.status_code == 200  # the lenient fake accepts the misspelt field
+    assert ("POST", "/fine-tunes") in _seen(mark)
+    violations = checker.take_violations()
+    assert any("'learning_rat' is not in the spec" in v for v in violations), violations
 
 
 def test_schema_violations_and_unknown_operations_are_reported(checker: sc.SpecChecker) -> None:

@@ -21,7 +21,7 @@ from together_finetune.testing import (
     ManualClock,
     build_model_archive,
     hostile_archive,
-    pytest_plugin,
+    observe_exchanges,
     synthetic_bytes,
 )
 
@@ -119,6 +119,8 @@ def test_unknown_route_is_404_and_wrong_method_is_405(
 # ---------------------------------------------------------------- create / list / retrieve
 
 
+# Sends a field the spec does not declare, to show the fake keeps it like the live API.
+@pytest.mark.usefixtures("spec_nonconforming")
 def test_create_stores_a_full_job_and_answers_truncated(
     fake: FakeTogether, http: requests.Session
 ) -> None:
@@ -312,7 +314,7 @@ def test_supported_models_and_limits(fake: FakeTogether, http: requests.Session)
     limits = http.get(limits_url, params={"model_name": models[0]}).json()
     assert limits["model_name"] == models[0]
     assert limits["lora_training"]["max_rank"] > 0
-    # The official SDK sizes its LoRA default from default_rank (wire reference §3.8).
+    # The official SDK sizes its LoRA default from default_rank, which the spec lacks.
     assert 0 < limits["lora_training"]["default_rank"] <= limits["lora_training"]["max_rank"]
     assert limits["supports_full_training"] is True
     assert "full_training" in limits
@@ -543,6 +545,17 @@ def test_storage_accepts_put(fake: FakeTogether) -> None:
     assert fake.storage.objects["/uploads/file-1"] == b"abc"
 
 
+def test_storage_accepts_a_chunked_put_on_a_kept_alive_connection(fake: FakeTogether) -> None:
+    with requests.Session() as session:
+        url = fake.storage.url + "/uploads/file-2"
+        chunked = session.put(url, data=iter([b"ab", b"", b"cdef"]), timeout=5)
+        assert chunked.request.headers["Transfer-Encoding"] == "chunked"
+        assert chunked.status_code == 200
+        assert "close" not in chunked.headers.get("Connection", "")
+        assert session.get(url, timeout=5).content == b"abcdef"
+    assert fake.storage.objects["/uploads/file-2"] == b"abcdef"
+
+
 # ---------------------------------------------------------------- server plumbing
 
 
@@ -641,8 +654,52 @@ def test_archives_are_deterministic() -> None:
             assert member in tar.getnames()
 
 
-def test_pytest_plugin_exposes_the_fixture() -> None:
-    assert callable(pytest_plugin.fake_together)
+def test_observe_exchanges_reaches_every_fake_built_while_registered() -> None:
+    seen: list[tuple[str, int]] = []
+
+    def observer(request: Any, status: int, headers: dict[str, str], body: bytes) -> None:
+        seen.append((request.path, status))
+        raise RuntimeError("observer bug")
+
+    def list_jobs(fake: FakeTogether) -> int:
+        auth = {"Authorization": f"Bearer {fake.api_key}"}
+        return requests.get(fake.base_url + "/fine-tunes", headers=auth, timeout=5).status_code
+
+    unregister = observe_exchanges(observer)
+    try:
+        with FakeTogether() as fake:
+            assert list_jobs(fake) == 200  # the observer's exception never reaches the client
+    finally:
+        unregister()
+    assert seen == [("/v1/fine-tunes", 200)]
+    assert [str(error) for error in fake.exchange_errors] == ["observer bug"]
+    with FakeTogether() as later:
+        assert list_jobs(later) == 200
+    assert seen == [("/v1/fine-tunes", 200)]  # built after unregistering: not observed
+    unregister()  # a second call is harmless
+
+
+def test_pytest_plugin_yields_a_started_fake_and_stops_it(pytester: pytest.Pytester) -> None:
+    pytester.makepyfile(
+        """
+        import pytest
+        import requests
+
+        urls = []
+
+        def test_uses_the_fixture(fake_together):
+            auth = {"Authorization": "Bearer " + fake_together.api_key}
+            answer = requests.get(fake_together.base_url + "/fine-tunes", headers=auth, timeout=5)
+            assert answer.json() == {"data": []}
+            urls.append(fake_together.base_url)
+
+        def test_the_fake_was_stopped():
+            with pytest.raises(requests.ConnectionError):
+                requests.get(urls[0] + "/fine-tunes", timeout=2)
+        """
+    )
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=2)
 
 
 def test_standalone_server_prints_url_and_key() -> None:

@@ -33,15 +33,15 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from together_finetune.testing._fake.clock import ManualClock
+    from together_finetune.testing._fake.exchanges import RecordedRequest, observe_exchanges
+    from together_finetune.testing._fake.storage import StorageServer
     from together_finetune.testing.archive import (
         build_model_archive,
         hostile_archive,
         model_archive_files,
         synthetic_bytes,
     )
-    from together_finetune.testing._fake.clock import ManualClock
-    from together_finetune.testing._fake.exchanges import RecordedRequest, observe_exchanges
-    from together_finetune.testing._fake.storage import StorageServer
     from together_finetune.testing.server import FakeTogether
 
 # Loaded on first use: the pytest plugin imports this package at pytest start-up,
