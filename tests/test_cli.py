@@ -1130,13 +1130,13 @@ def test_a_closed_pipe_ends_quietly(
     env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from together_finetune import cli
+    from together_finetune.cli import output
 
     def reader_went_away(self: Any, text: str) -> None:
         raise BrokenPipeError
 
     server.add_job()
-    monkeypatch.setattr(cli._Out, "line", reader_went_away)
+    monkeypatch.setattr(output.Out, "line", reader_went_away)
     code, _, err = run(capsys, "list")
     assert code == 1
     assert "Traceback" not in err
