@@ -583,7 +583,19 @@ def test_a_bad_base_url_is_a_usage_error(
         assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", ["retrieve", "cancel", "delete", "events", "wait", "download"])
+JOB_COMMANDS = [
+    "retrieve",
+    "cancel",
+    "delete",
+    "events",
+    "checkpoints",
+    "metrics",
+    "wait",
+    "download",
+]
+
+
+@pytest.mark.parametrize("command", JOB_COMMANDS)
 @pytest.mark.parametrize("bad_id", ["job-1", "ft-a/b", "../ft-1"])
 def test_malformed_job_id_exits_2_and_sends_nothing(
     capsys: pytest.CaptureFixture[str],
@@ -596,6 +608,22 @@ def test_malformed_job_id_exits_2_and_sends_nothing(
     assert code == 2
     assert "job ID" in err
     assert server.requests == []
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [[command, "job-1"] for command in JOB_COMMANDS]
+    + [["files", "retrieve", "x"], ["files", "delete", "x"], ["files", "content", "x", "out"]],
+)
+def test_a_malformed_id_is_refused_before_the_api_key_is_needed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, argv: list[str]
+) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    code, out, err = run(capsys, *argv)
+    assert code == 2
+    assert out == ""
+    assert "ID" in err
+    assert "TOGETHER_API_KEY" not in err
 
 
 def test_cancel(
@@ -1130,13 +1158,13 @@ def test_a_closed_pipe_ends_quietly(
     env: dict[str, str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    from together_finetune import cli
+    from together_finetune.cli import output
 
     def reader_went_away(self: Any, text: str) -> None:
         raise BrokenPipeError
 
     server.add_job()
-    monkeypatch.setattr(cli._Out, "line", reader_went_away)
+    monkeypatch.setattr(output.Out, "line", reader_went_away)
     code, _, err = run(capsys, "list")
     assert code == 1
     assert "Traceback" not in err

@@ -11,6 +11,7 @@ from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 import attrs
 
+from ._resource import check_file_id
 from .models import (
     DPO,
     SFT,
@@ -26,8 +27,10 @@ from .models import (
 __all__ = [
     "DPO_OPTIONS",
     "MAX_SUFFIX_LENGTH",
+    "build_create_request",
     "check_against_limits",
     "create_request_problems",
+    "ensure_within_limits",
     "validate_create_request",
 ]
 
@@ -247,6 +250,33 @@ def validate_create_request(
     return request
 
 
+def build_create_request(*, training_file: str, **arguments: Any) -> FineTuneRequest:
+    """The checked request that ``FineTunes.create(**arguments)`` sends.
+
+    Takes what ``create()`` takes except ``check_limits`` and ``timeout``: the
+    fields of :class:`FineTuneRequest` and the shorthands ``train_on_inputs`` and
+    :data:`DPO_OPTIONS`, which are folded into the training method. The command
+    line's ``--dry-run`` builds its request here too, so it shows what ``create``
+    would send.
+
+    :raises ValueError: a file ID is malformed (or a path), or, listing every
+        problem at once, any other argument is invalid.
+    :raises TypeError: an argument that is neither a field nor a shorthand.
+    """
+    train_on_inputs = arguments.pop("train_on_inputs", None)
+    dpo_options = {name: arguments.pop(name) for name in DPO_OPTIONS if name in arguments}
+    training_file = check_file_id(training_file, "training_file")
+    if arguments.get("validation_file") is not None:
+        arguments["validation_file"] = check_file_id(
+            arguments["validation_file"], "validation_file"
+        )
+    return validate_create_request(
+        FineTuneRequest(training_file=training_file, **arguments),
+        train_on_inputs=train_on_inputs,
+        dpo_options=dpo_options,
+    )
+
+
 def _bounds(low: Optional[float], high: Optional[float]) -> str:
     if low is not None and high is not None:
         return f"in [{low:g}, {high:g}]"
@@ -310,3 +340,16 @@ def check_against_limits(request: FineTuneRequest, limits: ModelLimits) -> List[
                 f"got {request.learning_rate}"
             )
     return problems
+
+
+def ensure_within_limits(request: FineTuneRequest, limits: ModelLimits) -> None:
+    """Raise unless the request fits the model's limits (see :func:`check_against_limits`).
+
+    :raises ValueError: listing every limit the request exceeds.
+    """
+    problems = check_against_limits(request, limits)
+    if problems:
+        raise ValueError(
+            f"fine-tune arguments exceed the limits of {request.model}:\n  - "
+            + "\n  - ".join(problems)
+        )

@@ -1,0 +1,249 @@
+"""``files``: upload, check and manage data files."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+from .base import PROG, UsageError, add_command, add_file_command, client
+from .output import Out, block, plain, table, text, when
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..dataset import DatasetReport
+    from ..files import FileObject
+    from .base import Subparsers
+
+_FILE_HEADERS = ("ID", "FILENAME", "BYTES", "PURPOSE", "TYPE", "CREATED")
+#: Problems listed when an upload is refused by the dataset check (``files check`` lists all).
+_UPLOAD_PROBLEMS_SHOWN = 20
+
+
+def _epoch(value: Any) -> str:
+    """Epoch seconds (how file objects carry ``created_at``) as ISO-8601 UTC."""
+    if value is None:
+        return "-"
+    import datetime as dt
+
+    try:
+        return when(dt.datetime.fromtimestamp(value, dt.timezone.utc))
+    except (TypeError, ValueError, OverflowError, OSError):
+        return str(value)
+
+
+def _file_row(f: FileObject) -> List[str]:
+    return [
+        f.id,
+        text(f.filename),
+        text(f.bytes),
+        text(f.purpose),
+        text(f.file_type),
+        _epoch(f.created_at),
+    ]
+
+
+def _show_file(f: FileObject, out: Out) -> None:
+    if out.json_mode:
+        out.json(plain(f))
+        return
+    pairs = list(zip(_FILE_HEADERS, _file_row(f)))
+    pairs += [("PROCESSED", text(f.processed)), ("STATUS", text(f.processing_status))]
+    out.line(block(pairs))
+
+
+def _report_data(report: DatasetReport) -> Dict[str, Any]:
+    return {
+        "path": report.path,
+        "ok": report.ok,
+        "format": report.format,
+        "num_examples": report.num_examples,
+        "problems": [{"line": p.line, "message": p.message} for p in report.problems],
+    }
+
+
+def _upload_progress(name: str) -> Tuple[Callable[[int, int], None], Callable[[], None]]:
+    """A tqdm bar on stderr, drawn at the first byte sent (not if the check refuses the file).
+
+    Returns ``(callback, close)``; the callback may be called from several threads
+    (multipart uploads) and with a smaller count after a retried part.
+    """
+    import threading
+
+    lock = threading.Lock()
+    bars: List[Any] = []
+
+    def update(done: int, total: int) -> None:
+        with lock:
+            if not bars:
+                from tqdm.auto import tqdm
+
+                bars.append(
+                    tqdm(
+                        total=total,
+                        unit="B",
+                        unit_scale=True,
+                        unit_divisor=1024,
+                        desc=name[:40],
+                        leave=True,
+                    )
+                )
+            bars[0].update(done - bars[0].n)
+
+    def close() -> None:
+        with lock:
+            for bar in bars:
+                bar.close()
+
+    return update, close
+
+
+def _dataset_refusal(path: str, report: DatasetReport) -> str:
+    count = len(report.problems)
+    lines = [
+        f"{path} failed the dataset check ({count} problem{'s' if count != 1 else ''}); "
+        "nothing was sent"
+    ]
+    lines += [f"  {problem}" for problem in report.problems[:_UPLOAD_PROBLEMS_SHOWN]]
+    if count > _UPLOAD_PROBLEMS_SHOWN:
+        lines.append(
+            f"  ... and {count - _UPLOAD_PROBLEMS_SHOWN} more "
+            f"(`{PROG} files check {path}` lists them all)"
+        )
+    return "\n".join(lines)
+
+
+def upload(args: argparse.Namespace, out: Out) -> int:
+    """``files upload PATH``: a file refused by the dataset check exits 2, nothing sent."""
+    from ..dataset import DatasetError
+
+    callback: Optional[Callable[[int, int], None]] = None
+    close: Optional[Callable[[], None]] = None
+    if not args.no_progress and not out.json_mode and sys.stderr.isatty():
+        import importlib.util
+
+        if importlib.util.find_spec("tqdm") is not None:
+            callback, close = _upload_progress(os.path.basename(args.path))
+    try:
+        with client(args) as api:
+            uploaded = api.files.upload(
+                args.path,
+                purpose=args.purpose,
+                file_type=args.file_type,
+                check=not args.no_check,
+                if_exists=args.if_exists,
+                progress=callback,
+            )
+    except DatasetError as exc:  # a rejected argument: exit 2, nothing was sent
+        raise UsageError(_dataset_refusal(args.path, exc.report)) from None
+    finally:
+        if close is not None:
+            close()
+    _show_file(uploaded, out)
+    return 0
+
+
+def list_files(args: argparse.Namespace, out: Out) -> int:
+    """``files list``."""
+    with client(args) as api:
+        found = api.files.list()
+    if out.json_mode:
+        out.json(plain(found))
+    elif found:
+        out.line(table(_FILE_HEADERS, (_file_row(f) for f in found)))
+    else:
+        out.note("no files")
+    return 0
+
+
+def retrieve(args: argparse.Namespace, out: Out) -> int:
+    """``files retrieve FILE_ID``."""
+    with client(args) as api:
+        found = api.files.retrieve(args.id)
+    _show_file(found, out)
+    return 0
+
+
+def delete(args: argparse.Namespace, out: Out) -> int:
+    """``files delete FILE_ID``."""
+    with client(args) as api:
+        result = api.files.delete(args.id)
+    if out.json_mode:
+        out.json(plain(result))
+    else:
+        out.line(f"deleted {result.id}" if result.deleted else f"{result.id} was not deleted")
+    return 0
+
+
+def content(args: argparse.Namespace, out: Out) -> int:
+    """``files content FILE_ID OUTPUT``."""
+    with client(args) as api:
+        path = api.files.content(args.id, args.output, overwrite=args.overwrite)
+    size = path.stat().st_size
+    if out.json_mode:
+        out.json({"id": args.id, "path": str(path), "bytes": size})
+    else:
+        out.line(f"wrote {path} ({size} bytes)")
+    return 0
+
+
+def check(args: argparse.Namespace, out: Out) -> int:
+    """``files check PATH``: local only; exit 1 when the file has problems."""
+    from ..dataset import check_dataset
+
+    report = check_dataset(args.path, purpose=args.purpose)
+    if out.json_mode:
+        out.json(_report_data(report))
+    elif report.ok:
+        examples = "" if report.num_examples is None else f", {report.num_examples} examples"
+        out.line(f"{report.path}: {report.format} format{examples}, ok")
+    else:
+        for problem in report.problems:
+            out.line(str(problem))
+    if not report.ok:
+        count = len(report.problems)
+        out.note(f"{PROG} files check: {report.path}: {count} problem{'s' if count != 1 else ''}")
+        return 1
+    return 0
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add ``files`` and its subcommands with their flags."""
+    group = add_command(
+        subparsers,
+        "files",
+        "upload, check and manage data files",
+        description="Upload, check and manage data files.",
+    )
+    sub = group.add_subparsers(dest="files_command", metavar="SUBCOMMAND")
+    sub.required = True
+
+    purpose_help = "what the file is for (default: fine-tune)"
+    p = add_command(sub, "upload", "check a data file locally, then upload it", upload)
+    p.add_argument("path", metavar="PATH", help="a .jsonl, .parquet or .csv file")
+    p.add_argument("--purpose", default="fine-tune", help=purpose_help)
+    p.add_argument(
+        "--file-type", choices=("jsonl", "parquet", "csv"), help="default: from the extension"
+    )
+    p.add_argument("--no-check", action="store_true", help="skip the local dataset check")
+    p.add_argument(
+        "--if-exists",
+        choices=("return", "error"),
+        default="return",
+        help="when an identical file is already stored: print it (default) or fail",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    add_command(sub, "list", "list the stored files", list_files)
+    add_file_command(sub, "retrieve", "show one file", retrieve)
+    add_file_command(sub, "delete", "delete a file", delete)
+    p = add_file_command(sub, "content", "download a file's content", content)
+    p.add_argument("output", metavar="OUTPUT", help="the path to write")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p = add_command(
+        sub,
+        "check",
+        "check a data file locally and send nothing (exit 1 if it has problems)",
+        check,
+    )
+    p.add_argument("path", metavar="PATH", help="a .jsonl, .parquet or .csv file")
+    p.add_argument("--purpose", default="fine-tune", help=purpose_help)

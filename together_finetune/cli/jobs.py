@@ -1,0 +1,229 @@
+"""Commands on existing jobs: list, retrieve, cancel, delete, events, checkpoints, metrics,
+wait and download."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import TYPE_CHECKING, List, Sequence
+
+from . import arguments
+from .base import PROG, add_command, add_job_command, client
+from .output import Out, plain, show_job, table, text, when
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models import FineTune, FineTuneEvent
+    from .base import Subparsers
+
+_EVENT_HEADERS = ("CREATED", "LEVEL", "TYPE", "MESSAGE")
+
+
+def _jobs_table(jobs: Sequence[FineTune]) -> str:
+    return table(
+        ("ID", "STATUS", "MODEL", "CREATED"),
+        ((j.id, j.status.value, text(j.model), when(j.created_at)) for j in jobs),
+    )
+
+
+def _event_row(event: FineTuneEvent) -> List[str]:
+    return [
+        when(event.created_at),
+        event.level.value if event.level is not None else "-",
+        event.type.value if event.type is not None else "-",
+        " ".join((event.message or "").split()) or "-",
+    ]
+
+
+def list_jobs(args: argparse.Namespace, out: Out) -> int:
+    """``list``: every job of the account."""
+    with client(args) as api:
+        jobs = api.fine_tunes.list()
+    if out.json_mode:
+        out.json(plain(jobs))
+    elif jobs:
+        out.line(_jobs_table(jobs))
+    else:
+        out.note("no fine-tuning jobs")
+    return 0
+
+
+def retrieve(args: argparse.Namespace, out: Out) -> int:
+    """``retrieve JOB_ID``."""
+    with client(args) as api:
+        job = api.fine_tunes.retrieve(args.id)
+    show_job(job, out)
+    return 0
+
+
+def cancel(args: argparse.Namespace, out: Out) -> int:
+    """``cancel JOB_ID``."""
+    with client(args) as api:
+        job = api.fine_tunes.cancel(args.id)
+    show_job(job, out)
+    return 0
+
+
+def delete(args: argparse.Namespace, out: Out) -> int:
+    """``delete JOB_ID``."""
+    with client(args) as api:
+        result = api.fine_tunes.delete(args.id)
+    if out.json_mode:
+        out.json(plain(result))
+    else:
+        out.line(result.message or f"deleted {args.id}")
+    return 0
+
+
+def events(args: argparse.Namespace, out: Out) -> int:
+    """``events JOB_ID [--follow]``."""
+    with client(args) as api:
+        if args.follow:
+            for event in api.fine_tunes.follow_events(args.id, poll_interval=args.poll_interval):
+                if out.json_mode:
+                    out.line(json.dumps(plain(event), ensure_ascii=False))
+                else:
+                    out.line("  ".join(_event_row(event)))
+                out.flush()
+            return 0
+        found = api.fine_tunes.list_events(args.id)
+    if out.json_mode:
+        out.json(plain(found))
+    elif found:
+        out.line(table(_EVENT_HEADERS, (_event_row(e) for e in found)))
+    else:
+        out.note(f"no events for {args.id}")
+    return 0
+
+
+def checkpoints(args: argparse.Namespace, out: Out) -> int:
+    """``checkpoints JOB_ID``."""
+    with client(args) as api:
+        found = api.fine_tunes.list_checkpoints(args.id)
+    if out.json_mode:
+        out.json(plain(found))
+    elif found:
+        out.line(
+            table(
+                ("STEP", "TYPE", "CREATED", "PATH"),
+                (
+                    (text(c.step), text(c.checkpoint_type), when(c.created_at), text(c.path))
+                    for c in found
+                ),
+            )
+        )
+    else:
+        out.note(f"no checkpoints for {args.id}")
+    return 0
+
+
+def metrics(args: argparse.Namespace, out: Out) -> int:
+    """``metrics JOB_ID``: one column per metric the rows carry."""
+    with client(args) as api:
+        rows = api.fine_tunes.list_metrics(
+            args.id,
+            global_step_from=args.step_from,
+            global_step_to=args.step_to,
+            logged_at_from=args.since,
+            logged_at_to=args.until,
+        )
+    if out.json_mode:
+        out.json(rows)
+    elif rows:
+        columns: List[str] = []
+        for row in rows:
+            columns.extend(key for key in row if key not in columns)
+        out.line(table(columns, ([text(row.get(c)) for c in columns] for row in rows)))
+    else:
+        out.note(f"no metrics for {args.id}")
+    return 0
+
+
+def wait(args: argparse.Namespace, out: Out) -> int:
+    """``wait JOB_ID``: exit 1 when the job ends as a failure."""
+
+    def on_event(event: FineTuneEvent) -> None:
+        out.line("  ".join(_event_row(event)))
+        out.flush()
+
+    show_events = not out.json_mode and not args.quiet
+    with client(args) as api:
+        job = api.fine_tunes.wait(
+            args.id,
+            poll_interval=args.poll_interval,
+            timeout=args.timeout,
+            on_event=on_event if show_events else None,
+        )
+    show_job(job, out)
+    if job.status.is_failure:
+        out.note(f"{PROG}: job {job.id} ended as {job.status.value}")
+        return 1
+    return 0
+
+
+def download(args: argparse.Namespace, out: Out) -> int:
+    """``download JOB_ID``: a progress bar only on a terminal, when tqdm is installed."""
+    progress = False
+    if not args.no_progress and not out.json_mode and sys.stderr.isatty():
+        import importlib.util
+
+        progress = importlib.util.find_spec("tqdm") is not None
+    with client(args) as api:
+        result = api.fine_tunes.download(
+            args.id,
+            checkpoint=args.checkpoint,
+            checkpoint_step=args.step,
+            output=args.output,
+            overwrite=args.overwrite,
+            extract=args.extract,
+            progress=progress,
+        )
+    if out.json_mode:
+        out.json(
+            {
+                "id": result.id,
+                "path": str(result.path),
+                "size": result.size,
+                "sha256": result.sha256,
+                "checkpoint": result.checkpoint,
+                "checkpoint_step": result.checkpoint_step,
+            }
+        )
+    else:
+        out.line(f"downloaded {result.path} ({result.size} bytes, sha256 {result.sha256})")
+    return 0
+
+
+def register(subparsers: Subparsers) -> None:
+    """Add the job commands and their flags."""
+    add_command(subparsers, "list", "list fine-tuning jobs", list_jobs)
+    add_job_command(subparsers, "retrieve", "show one job", retrieve)
+    add_job_command(subparsers, "cancel", "cancel a job", cancel)
+    add_job_command(subparsers, "delete", "delete a job and its outputs", delete)
+
+    p = add_job_command(subparsers, "events", "show a job's events", events)
+    p.add_argument("--follow", "-f", action="store_true", help="print new events until the end")
+    p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")
+
+    add_job_command(subparsers, "checkpoints", "list a job's checkpoints", checkpoints)
+
+    p = add_job_command(subparsers, "metrics", "show a job's training metrics", metrics)
+    p.add_argument("--step-from", type=int, help="first global step (inclusive)")
+    p.add_argument("--step-to", type=int, help="last global step (inclusive)")
+    p.add_argument("--since", type=arguments.timestamp, help="logged at or after (ISO-8601)")
+    p.add_argument("--until", type=arguments.timestamp, help="logged at or before (ISO-8601)")
+
+    p = add_job_command(subparsers, "wait", "wait for a job to finish (exit 1 if it failed)", wait)
+    p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")
+    p.add_argument(
+        "--timeout", type=arguments.positive_float, metavar="SECONDS", help="give up after"
+    )
+    p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
+
+    p = add_job_command(subparsers, "download", "download a job's model or a checkpoint", download)
+    p.add_argument("--output", "-o", help="file path or existing directory (default: .)")
+    p.add_argument("--checkpoint", choices=("merged", "adapter", "model_output_path"))
+    p.add_argument("--step", type=int, help="an intermediate checkpoint's step")
+    p.add_argument("--extract", action="store_true", help="unpack the archive beside it")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")

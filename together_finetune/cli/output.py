@@ -1,0 +1,170 @@
+"""How commands print: tables and key/value blocks for people, JSON for scripts, secrets masked."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..models import FineTune
+
+MASK = "***"
+#: Request-body keys whose values are never printed.
+SECRET_FIELDS = ("wandb_key", "wandb_api_key", "hf_api_token")
+
+
+class Out:
+    """Where a command writes: stdout for results, stderr for diagnostics."""
+
+    def __init__(self, json_mode: bool) -> None:
+        self.json_mode = json_mode
+
+    @staticmethod
+    def line(text: str = "") -> None:
+        """Write one line of the result."""
+        sys.stdout.write(text + "\n")
+
+    @staticmethod
+    def flush() -> None:
+        """Push what was written so far (for output that follows a live job)."""
+        sys.stdout.flush()
+
+    def json(self, data: Any) -> None:
+        """Write ``data`` as indented JSON."""
+        # NaN and infinity are not JSON: jq and strict parsers reject them; print null.
+        self.line(json.dumps(finite(data), indent=2, ensure_ascii=False, allow_nan=False))
+
+    @staticmethod
+    def note(text: str) -> None:
+        """Write a diagnostic line to stderr."""
+        sys.stderr.write(text + "\n")
+
+
+def finite(data: Any) -> Any:
+    """``data`` with every NaN or infinite float replaced by ``None``."""
+    if isinstance(data, float) and not math.isfinite(data):
+        return None
+    if isinstance(data, dict):
+        return {key: finite(value) for key, value in data.items()}
+    if isinstance(data, list):
+        return [finite(value) for value in data]
+    return data
+
+
+def plain(obj: Any) -> Any:
+    """A model (or list of them) as JSON-ready data with wire keys; ``None`` fields dropped."""
+    from ..converter import converter
+
+    return _drop_none(converter.unstructure(obj))
+
+
+def _drop_none(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _drop_none(v) for k, v in data.items() if v is not None}
+    if isinstance(data, list):
+        return [_drop_none(v) for v in data]
+    return data
+
+
+def when(value: Any) -> str:
+    """A datetime as ISO-8601 with ``Z`` for UTC; ``-`` when missing."""
+    if value is None:
+        return "-"
+    return str(value.isoformat().replace("+00:00", "Z"))
+
+
+def text(value: Any) -> str:
+    """A value for a table cell: ``-`` when missing, ``yes``/``no`` for booleans."""
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    return str(value)
+
+
+def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    """Left-aligned columns separated by two spaces; the last column is not padded."""
+    all_rows = [list(headers)] + [list(row) for row in rows]
+    widths = [max(len(row[i]) for row in all_rows) for i in range(len(headers))]
+    lines = []
+    for row in all_rows:
+        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    return "\n".join(lines)
+
+
+def block(pairs: Sequence[Tuple[str, str]]) -> str:
+    """One ``KEY  value`` line per pair, the values aligned."""
+    width = max(len(key) for key, _ in pairs)
+    return "\n".join(f"{key.ljust(width)}  {value}" for key, value in pairs)
+
+
+def flatten(data: Dict[str, Any], prefix: str = "") -> List[Tuple[str, str]]:
+    """Nested JSON data as ``(dotted.key, cell text)`` pairs for :func:`block`."""
+    pairs: List[Tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            pairs.extend(flatten(value, name + "."))
+        elif isinstance(value, list):
+            pairs.append((name, ", ".join(text(v) for v in value) or "-"))
+        else:
+            pairs.append((name, text(value)))
+    return pairs
+
+
+def job_block(job: FineTune) -> str:
+    """One job as a key/value block."""
+    progress = []
+    if job.steps_completed is not None or job.total_steps is not None:
+        progress.append(f"step {text(job.steps_completed)}/{text(job.total_steps)}")
+    if job.epochs_completed is not None:
+        progress.append(f"epochs completed {job.epochs_completed}")
+    if job.progress is not None and job.progress.estimate_available and not job.is_terminal:
+        seconds = job.progress.seconds_remaining
+        if seconds is not None:
+            progress.append(f"about {int(seconds)}s to the next status")
+    pairs = [
+        ("ID", job.id),
+        ("STATUS", job.status.value),
+        ("MODEL", text(job.model)),
+        ("OUTPUT MODEL", text(job.model_output_name)),
+        ("PROGRESS", ", ".join(progress) or "-"),
+        ("CREATED", when(job.created_at)),
+        ("UPDATED", when(job.updated_at)),
+    ]
+    if job.training_file is not None:
+        pairs.insert(4, ("TRAINING FILE", job.training_file))
+    if job.wandb_url:
+        pairs.append(("WANDB", job.wandb_url))
+    return block(pairs)
+
+
+def show_job(job: FineTune, out: Out) -> None:
+    """Print one job: a block, or its JSON."""
+    if out.json_mode:
+        out.json(plain(job))
+    else:
+        out.line(job_block(job))
+
+
+def scrub(message: str, secrets: Sequence[Optional[str]]) -> str:
+    """``message`` with every occurrence of each secret replaced by the mask."""
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, MASK)
+    return message
+
+
+def masked(body: Any) -> Any:
+    """The request body with its secret fields masked, every other value as it is sent."""
+    if isinstance(body, dict):
+        return {
+            key: (MASK if key in SECRET_FIELDS and value is not None else masked(value))
+            for key, value in body.items()
+        }
+    if isinstance(body, list):
+        return [masked(v) for v in body]
+    return body
