@@ -75,7 +75,7 @@ def test_check_bad_dataset_exits_1_with_one_line_per_problem(
         GOOD,
         "{not json",
         GOOD,
-        {"messages": [{"role": "user", "content": "a"}, {"role": "user", "content": "b"}]},
+        {"messages": [{"role": "user", "content": "a", "weight": 2}]},
     )
     code, out, err = run(capsys, "files", "check", str(path))
     assert code == 1
@@ -83,7 +83,7 @@ def test_check_bad_dataset_exits_1_with_one_line_per_problem(
     assert len(lines) == 2
     assert lines[0].startswith("line 2: not valid JSON")
     assert lines[1].startswith("line 4: ")
-    assert "same role" in lines[1]
+    assert "weight 2" in lines[1]
     assert "2 problems" in err
     # --json: the report, still exit 1
     code, out, _ = run(capsys, "files", "check", str(path), "--json")

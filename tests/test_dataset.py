@@ -59,12 +59,11 @@ def test_the_example_dataset_is_valid() -> None:
         ("[1, 2]", "not a JSON object"),
         ('"text"', "not a JSON object"),
         ({"foo": "bar"}, "unknown format"),
-        ({"text": "a", "prompt": "b"}, "unknown format"),
+        ({"text": "a", "prompt": "b", "completion": "c"}, "keys of several formats"),
         ({"prompt": "p"}, "missing field 'completion'"),
-        ({"prompt": "p", "completion": ""}, "'completion' is empty"),
         ({"prompt": "p", "completion": 3}, "must be a string"),
-        ({"prompt": "p", "completion": "c", "extra": 1}, "unexpected field 'extra'"),
         ({"text": "t"}, "mixed formats"),
+        ({"text": "t", "prompt": "p"}, "mixed formats"),
     ],
 )
 def test_instruction_file_problems(tmp_path: Path, bad_line: Any, message: str) -> None:
@@ -81,22 +80,38 @@ def test_instruction_file_problems(tmp_path: Path, bad_line: Any, message: str) 
 @pytest.mark.parametrize(
     ("messages", "message"),
     [
-        ([], "is empty"),
         ("hi", "must be a list"),
         (["hi"], "must be an object"),
+        ([{"role": 1, "content": "x"}], "'role' must be a string"),
+        ([{"role": "user", "content": "a", "weight": 2}], "weight 2"),
+        ([{"role": "user", "content": "a", "weight": True}], "weight True"),
+        ([{"role": "user", "content": "a", "weight": 0.5}], "weight 0.5"),
+    ],
+)
+def test_message_errors(tmp_path: Path, messages: Any, message: str) -> None:
+    report = check_dataset(write(tmp_path, [CHAT, {"messages": messages}]))
+    (problem,) = report.problems
+    assert problem.line == 2
+    assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    ("messages", "message"),
+    [
+        ([], "is empty"),
         ([{"content": "x"}], "has no 'role'"),
         ([{"role": "robot", "content": "x"}], "has role 'robot'"),
         ([{"role": "user"}], "has no 'content'"),
         ([{"role": "user", "content": ""}], "empty 'content'"),
         ([{"role": "user", "content": "a"}, {"role": "user", "content": "b"}], "same role"),
-        ([{"role": "user", "content": "a", "weight": 2}], "weight 2"),
     ],
 )
-def test_message_rules(tmp_path: Path, messages: Any, message: str) -> None:
+def test_message_warnings(tmp_path: Path, messages: Any, message: str) -> None:
     report = check_dataset(write(tmp_path, [CHAT, {"messages": messages}]))
-    (problem,) = report.problems
-    assert problem.line == 2
-    assert message in problem.message
+    assert report.ok, report.summary()
+    (warning,) = report.warnings
+    assert warning.line == 2
+    assert message in warning.message
 
 
 def test_weight_zero_and_tool_calls_are_fine(tmp_path: Path) -> None:
@@ -117,7 +132,8 @@ def test_weight_zero_and_tool_calls_are_fine(tmp_path: Path) -> None:
         ({"preferred_output": []}, "exactly one assistant message"),
         ({"non_preferred_output": [{"role": "user", "content": "x"}]}, "assistant message"),
         ({"input": {"text": "x"}}, "'input' must be an object with 'messages'"),
-        ({"input": {"messages": []}}, "is empty"),
+        ({"input": {"messages": "hi"}}, "must be a list"),
+        ({"preferred_output": {"role": "assistant", "content": "x"}}, "exactly one"),
     ],
 )
 def test_preference_rules(tmp_path: Path, change: dict[str, Any], message: str) -> None:
@@ -127,7 +143,7 @@ def test_preference_rules(tmp_path: Path, change: dict[str, Any], message: str) 
 
 
 def test_every_problem_is_reported(tmp_path: Path) -> None:
-    report = check_dataset(write(tmp_path, [{"text": "a"}, "x", {"text": ""}, "[]", {"text": "b"}]))
+    report = check_dataset(write(tmp_path, [{"text": "a"}, "x", {"text": 1}, "[]", {"text": "b"}]))
     assert [p.line for p in report.problems] == [2, 3, 4]
     assert report.num_examples == 5
 

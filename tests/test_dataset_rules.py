@@ -33,8 +33,8 @@ def only_problem(path: Path) -> DatasetProblem:
         ({"prompt": {"a": 1}, "completion": "c"}, "'prompt' must be a string, got an object"),
         ({"text": 3}, "'text' must be a string, got a number"),
         ({"messages": [{"role": "user", "content": True}]}, "got a boolean"),
-        ({"messages": [{"role": "user", "content": None}]}, "got null"),
-        ({"messages": [{"role": "user", "content": []}]}, "'messages'[0] has empty 'content'"),
+        ({"messages": [{"role": "user", "content": {"text": "x"}}]}, "got an object"),
+        ({"messages": [{"role": "user", "content": ["x"]}]}, "content[0] must be an object"),
         ({"messages": [USER], "tools": {"name": "f"}}, "'tools' must be a list"),
     ],
 )
@@ -59,7 +59,9 @@ def test_preference_example_missing_an_output_is_reported_once(tmp_path: Path) -
     }
     report = check_dataset(write(tmp_path, [example]))
     assert report.format == "preference"
-    assert [p.message for p in report.problems] == ["missing field 'non_preferred_output'"]
+    assert [p.message for p in report.problems] == [
+        "missing field 'non_preferred_output' of the preference format"
+    ]
 
 
 def test_summary_of_a_clean_file(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typing import Any, Callable
 import pytest
 
 from together_finetune import Client
-from together_finetune.dataset import DatasetError
+from together_finetune.dataset import DatasetError, check_dataset
 from together_finetune.errors import (
     APIConnectionError,
     BadRequestError,
@@ -164,6 +164,18 @@ def test_upload_refused_by_the_check_sends_nothing(
     assert "line 2" in str(caught.value)
     assert server.requests == []
     assert server.storage.requests == []
+
+
+def test_a_file_with_only_warnings_uploads(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    parallel = Path(__file__).parent / "data" / "datasets" / "parallel_tool_calls.jsonl"
+    path = tmp_path / "tools.jsonl"
+    # Parallel tool calls, plus a line whose 'metadata' key the check only warns about.
+    path.write_bytes(parallel.read_bytes() + parallel.read_bytes()[:-2] + b', "metadata": {}}\n')
+    assert check_dataset(path).warnings
+    uploaded = files_of(client).upload(path)
+    assert fake_files(server).contents[uploaded.id] == path.read_bytes()
 
 
 def test_check_false_sends_a_file_the_check_refuses(client: Client, tmp_path: Path) -> None:
