@@ -63,8 +63,48 @@ def test_check_ok_sends_nothing_and_needs_no_key(
         "format": "conversational",
         "num_examples": 4,
         "problems": [],
+        "warnings": [],
+        "warnings_omitted": 0,
     }
     assert nothing_sent(server)
+
+
+# Two assistant turns in a row: the server may accept it, so it is a warning only.
+DOUBTFUL = {
+    "messages": [
+        {"role": "user", "content": "hi"},
+        {"role": "assistant", "content": "hello"},
+        {"role": "assistant", "content": "again"},
+    ]
+}
+
+
+def test_check_with_only_warnings_prints_them_and_exits_0(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, tmp_path: Path
+) -> None:
+    path = dataset(tmp_path / "train.jsonl", GOOD, DOUBTFUL)
+    code, out, err = run(capsys, "files", "check", str(path))
+    assert code == 0, err
+    first, *warnings = out.splitlines()
+    assert first == f"{path}: conversational format, 2 examples, ok (1 warning)"
+    assert len(warnings) == 1
+    assert warnings[0].startswith("warning: line 2: ")
+    report = run_json(capsys, "files", "check", str(path))
+    assert report["ok"] is True
+    assert [w["line"] for w in report["warnings"]] == [2]
+    assert nothing_sent(server)
+
+
+def test_check_with_errors_and_warnings_counts_both(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = dataset(tmp_path / "train.jsonl", DOUBTFUL, "{not json")
+    code, out, err = run(capsys, "files", "check", str(path))
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("line 2: not valid JSON")
+    assert lines[1].startswith("warning: line 1: ")
+    assert "1 problem, 1 warning" in err
 
 
 def test_check_bad_dataset_exits_1_with_one_line_per_problem(
@@ -145,6 +185,17 @@ def test_upload_block_json_and_stored_bytes(
     assert out == ""
     assert len(err.strip().splitlines()) == 1
     assert file_id in err
+
+
+def test_upload_with_warnings_shows_them_on_stderr_and_uploads(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, env: dict[str, str], tmp_path: Path
+) -> None:
+    path = dataset(tmp_path / "train.jsonl", GOOD, DOUBTFUL)
+    code, out, err = run(capsys, "files", "upload", str(path), "--json")
+    assert code == 0, err
+    uploaded = json.loads(out)  # stdout stays pure JSON
+    assert server.files.contents[uploaded["id"]] == path.read_bytes()
+    assert err.splitlines()[0].startswith("warning: line 2: ")
 
 
 def test_upload_options_are_sent(

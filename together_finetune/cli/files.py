@@ -59,6 +59,8 @@ def _report_data(report: DatasetReport) -> Dict[str, Any]:
         "format": report.format,
         "num_examples": report.num_examples,
         "problems": [{"line": p.line, "message": p.message} for p in report.problems],
+        "warnings": [{"line": w.line, "message": w.message} for w in report.warnings],
+        "warnings_omitted": report.warnings_omitted,
     }
 
 
@@ -113,9 +115,30 @@ def _dataset_refusal(path: str, report: DatasetReport) -> str:
     return "\n".join(lines)
 
 
+def _warning_lines(report: DatasetReport, limit: Optional[int] = None) -> List[str]:
+    shown = report.warnings if limit is None else report.warnings[:limit]
+    lines = [f"warning: {warning}" for warning in shown]
+    hidden = report.warning_count - len(shown)
+    if hidden > 0:
+        more = f"warning: ... and {hidden} more"
+        if limit is not None:
+            more += f" (`{PROG} files check {report.path}` lists them)"
+        lines.append(more if limit is not None else f"{more} not listed")
+    return lines
+
+
 def upload(args: argparse.Namespace, out: Out) -> int:
-    """``files upload PATH``: a file refused by the dataset check exits 2, nothing sent."""
-    from ..dataset import DatasetError
+    """``files upload PATH``: a file refused by the dataset check exits 2, nothing sent;
+    warnings are printed to stderr and the file is uploaded."""
+    from ..dataset import check_dataset
+
+    if not args.no_check:
+        # Checked here rather than inside upload() so the warnings can be shown.
+        report = check_dataset(args.path, purpose=args.purpose, file_type=args.file_type)
+        if not report.ok:
+            raise UsageError(_dataset_refusal(args.path, report))
+        for line in _warning_lines(report, _UPLOAD_PROBLEMS_SHOWN):
+            out.note(line)
 
     callback: Optional[Callable[[int, int], None]] = None
     close: Optional[Callable[[], None]] = None
@@ -130,12 +153,10 @@ def upload(args: argparse.Namespace, out: Out) -> int:
                 args.path,
                 purpose=args.purpose,
                 file_type=args.file_type,
-                check=not args.no_check,
+                check=False,
                 if_exists=args.if_exists,
                 progress=callback,
             )
-    except DatasetError as exc:  # a rejected argument: exit 2, nothing was sent
-        raise UsageError(_dataset_refusal(args.path, exc.report)) from None
     finally:
         if close is not None:
             close()
@@ -196,13 +217,22 @@ def check(args: argparse.Namespace, out: Out) -> int:
         out.json(_report_data(report))
     elif report.ok:
         examples = "" if report.num_examples is None else f", {report.num_examples} examples"
-        out.line(f"{report.path}: {report.format} format{examples}, ok")
+        warned = report.warning_count
+        noted = f" ({warned} warning{'s' if warned != 1 else ''})" if warned else ""
+        out.line(f"{report.path}: {report.format} format{examples}, ok{noted}")
     else:
         for problem in report.problems:
             out.line(str(problem))
+    if not out.json_mode:
+        for line in _warning_lines(report):
+            out.line(line)
     if not report.ok:
         count = len(report.problems)
-        out.note(f"{PROG} files check: {report.path}: {count} problem{'s' if count != 1 else ''}")
+        warned = report.warning_count
+        tail = f", {warned} warning{'s' if warned != 1 else ''}" if warned else ""
+        out.note(
+            f"{PROG} files check: {report.path}: {count} problem{'s' if count != 1 else ''}{tail}"
+        )
         return 1
     return 0
 
