@@ -8,9 +8,8 @@ import os
 from pathlib import Path
 from typing import IO, Any, Dict, FrozenSet, Iterator, List, Optional, Tuple, Union
 
-import attrs
-
-from .errors import TogetherError
+from .errors import DatasetError
+from .models import DatasetProblem, DatasetReport
 
 __all__ = [
     "FORMATS",
@@ -37,64 +36,6 @@ FORMATS: Dict[str, Tuple[FrozenSet[str], FrozenSet[str]]] = {
 _ROLES = ("system", "user", "assistant", "tool")
 _PARQUET_COLUMNS = frozenset({"input_ids", "attention_mask", "labels", "position_ids"})
 _EXTENSIONS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
-
-
-@attrs.frozen
-class DatasetProblem:
-    """One problem found in a data set.
-
-    :param line: the line it is on, counted from 1 (``None``: the file as a whole).
-    :param message: what is wrong.
-    """
-
-    line: Optional[int]
-    message: str
-
-    def __str__(self) -> str:
-        return self.message if self.line is None else f"line {self.line}: {self.message}"
-
-
-@attrs.frozen
-class DatasetReport:
-    """What :func:`check_dataset` found.
-
-    :param path: the file checked.
-    :param format: ``"general"``, ``"instruction"``, ``"conversational"``,
-        ``"preference"``, ``"tokenized"`` (Parquet), ``"csv"``, or ``None`` when
-        no format could be detected.
-    :param num_examples: examples (non-blank lines; rows for CSV; ``None`` for
-        Parquet, whose rows are not counted without ``pyarrow``).
-    :param problems: every problem, in file order.
-    """
-
-    path: str
-    format: Optional[str]
-    num_examples: Optional[int]
-    problems: Tuple[DatasetProblem, ...] = ()
-
-    @property
-    def ok(self) -> bool:
-        """True when no problem was found."""
-        return not self.problems
-
-    def summary(self, limit: int = 10) -> str:
-        """A readable account of the report, listing at most ``limit`` problems."""
-        if self.ok:
-            return f"{self.path}: {self.format} format, {self.num_examples} examples, no problems"
-        count = len(self.problems)
-        lines = [f"{self.path}: {count} problem{'s' if count != 1 else ''}"]
-        lines += [f"  - {problem}" for problem in self.problems[:limit]]
-        if count > limit:
-            lines.append(f"  ... and {count - limit} more")
-        return "\n".join(lines)
-
-
-class DatasetError(TogetherError, ValueError):
-    """A data set failed the local checks; :attr:`report` says why. Nothing was sent."""
-
-    def __init__(self, report: DatasetReport) -> None:
-        super().__init__(report.summary())
-        self.report = report
 
 
 def check_dataset(
