@@ -10,9 +10,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Optional, Union
-
-import attrs
+from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Union
 
 from ..errors import DownloadError
 from ..models import DownloadResult, FineTune, FullTraining, UnknownTrainingType
@@ -39,16 +37,14 @@ CHECKPOINTS = ("merged", "adapter", "model_output_path")
 _DOWNLOAD_PATH = "/finetune/download"
 
 
-@attrs.frozen
-class DownloadOutput:
+class DownloadOutput(NamedTuple):
     """A checked output location: a ``file`` to write, or a ``directory`` to name one in."""
 
     directory: Path
     file: Optional[Path] = None
 
 
-@attrs.frozen
-class ModelDownloadPlan:
+class ModelDownloadPlan(NamedTuple):
     """What one model download asks for and where it lands.
 
     Exactly one of ``stem`` (name made in ``directory``; the suffix follows the

@@ -15,10 +15,9 @@ import ipaddress
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
 from urllib.parse import quote, urljoin, urlsplit
 
-import attrs
 import requests
 import urllib3
 
@@ -74,8 +73,7 @@ _METADATA_HOSTS = frozenset(
 _MAYBE_STORED = "The file may have been registered: check client.files.list() before trying again."
 
 
-@attrs.frozen
-class UploadSource:
+class UploadSource(NamedTuple):
     """A checked local file and what the API is told about it."""
 
     path: Path
@@ -85,8 +83,7 @@ class UploadSource:
     checksum: str
 
 
-@attrs.frozen
-class PartSizes:
+class PartSizes(NamedTuple):
     """When a file goes up in parts, and how big they are."""
 
     multipart_threshold: int = MULTIPART_THRESHOLD
