@@ -10,7 +10,7 @@ from urllib.parse import quote
 from .converter import decode
 from .errors import APIResponseValidationError
 
-if TYPE_CHECKING:  # pragma: no cover - the checks above are used without any transport
+if TYPE_CHECKING:  # pragma: no cover - the ID checks load without the transport
     from .transport import Transport
 
 T = TypeVar("T")
