@@ -11,10 +11,20 @@ import textwrap
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+import attrs
 import pytest
 
-from together_finetune import Client, DownloadError, RetryPolicy, extract_archive
-from together_finetune.download import CHUNK_SIZE
+from together_finetune import (
+    Client,
+    DownloadError,
+    FineTune,
+    FineTuneStatus,
+    FullTraining,
+    RetryPolicy,
+    extract_archive,
+)
+from together_finetune._transfer.model import DownloadOutput, needs_job, plan_model_download
+from together_finetune.download import CHUNK_SIZE, download_fine_tune
 from together_finetune.testing import FakeTogether
 from together_finetune.testing.archive import (
     build_model_archive,
@@ -609,3 +619,58 @@ def test_extract_archive_reports_a_broken_archive(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="cannot extract"):
         extract_archive(archive, tmp_path / "out")
     assert leftovers(tmp_path) == ["m.tar.gz"]
+
+
+# -- planning (pure) ------------------------------------------------------------------------------
+
+
+def test_a_plan_names_the_file_after_the_job_and_picks_the_default_checkpoint(
+    tmp_path: Path,
+) -> None:
+    where = DownloadOutput(directory=tmp_path)
+    assert needs_job(None, where)
+    assert needs_job("adapter", where)
+    lora = FineTune(id="ft-1", status=FineTuneStatus.COMPLETED, model_output_name="me/My Model")
+    plan = plan_model_download("ft-1", lora, checkpoint=None, checkpoint_step=3, output=where)
+    assert (plan.path, plan.params) == (
+        "/finetune/download",
+        {"ft_id": "ft-1", "checkpoint_step": 3, "checkpoint": "merged"},
+    )
+    assert (plan.stem, plan.file, plan.name) == ("me--My_Model-step-3-merged", None, "me/My Model")
+    full = attrs.evolve(lora, training_type=FullTraining())
+    plan = plan_model_download("ft-1", full, checkpoint=None, checkpoint_step=None, output=where)
+    assert plan.checkpoint == "model_output_path"
+
+
+def test_a_plan_for_a_named_file_and_checkpoint_needs_no_job(tmp_path: Path) -> None:
+    where = DownloadOutput(directory=tmp_path, file=tmp_path / "out.tar.zst")
+    assert not needs_job("adapter", where)
+    plan = plan_model_download(
+        "ft-1", None, checkpoint="adapter", checkpoint_step=None, output=where
+    )
+    assert (plan.file, plan.stem, plan.params) == (
+        tmp_path / "out.tar.zst",
+        None,
+        {"ft_id": "ft-1", "checkpoint": "adapter"},
+    )
+    with pytest.raises(ValueError, match="the job is needed"):
+        plan_model_download("ft-1", None, checkpoint=None, checkpoint_step=None, output=where)
+
+
+def test_the_old_download_function_still_downloads(
+    client: Client, server: FakeTogether, tmp_path: Path
+) -> None:
+    job_id = completed_job(server)
+    server.set_download(job_id, data=b"model bytes", checkpoint="merged")
+    result = download_fine_tune(
+        client.fine_tunes,
+        job_id,
+        checkpoint="merged",
+        checkpoint_step=None,
+        output=tmp_path / "m.tar.zst",
+        overwrite=False,
+        extract=False,
+        progress=None,
+        timeout=None,
+    )
+    assert result.path.read_bytes() == b"model bytes"

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 import pytest
 
 from together_finetune import Client, DownloadError, RetryPolicy, extract_archive
-from together_finetune import download as download_module
+from together_finetune._transfer import stream as stream_engine
 from together_finetune.testing import FakeTogether
 from together_finetune.testing.archive import build_model_archive, model_archive_files
 
@@ -334,14 +334,14 @@ def test_background_flush_failure_keeps_the_part(
 ) -> None:
     job_id = str(server.add_job(status="completed")["id"])
     # More chunks than the writer queue holds: the flush fails while the body still streams.
-    server.set_download(job_id, size=12 * download_module.CHUNK_SIZE)
+    server.set_download(job_id, size=12 * stream_engine.CHUNK_SIZE)
     flushed = threading.Event()
 
     def failing_fdatasync(fd: int) -> None:
         flushed.set()
         raise OSError(errno.EIO, "Input/output error")
 
-    monkeypatch.setattr(download_module, "_FLUSH_EVERY", 1)
+    monkeypatch.setattr(stream_engine, "_FLUSH_EVERY", 1)
     monkeypatch.setattr(os, "fdatasync", failing_fdatasync, raising=False)
 
     def wait_for_the_flush(done: int, total: Optional[int]) -> None:
@@ -360,7 +360,7 @@ def test_frequent_background_flushes_keep_the_bytes_intact(
 ) -> None:
     data = os.urandom(2 << 20)
     job_id = completed_job(server, data=data)
-    monkeypatch.setattr(download_module, "_FLUSH_EVERY", 4096)
+    monkeypatch.setattr(stream_engine, "_FLUSH_EVERY", 4096)
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == data
     assert result.sha256 == sha(data)

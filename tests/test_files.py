@@ -18,6 +18,7 @@ from typing import Any, Callable
 import pytest
 
 from together_finetune import Client
+from together_finetune._transfer.upload import check_storage_url
 from together_finetune.dataset import DatasetError, check_dataset
 from together_finetune.errors import (
     APIConnectionError,
@@ -290,19 +291,19 @@ def test_a_failed_put_never_quotes_the_presigned_url(
 )
 def test_unsafe_upload_urls_are_refused(client: Client, url: str, message: str) -> None:
     with pytest.raises(UploadError, match=message):
-        files_of(client)._check_storage_url(url)
+        check_storage_url(url, client.base_url)
 
 
 def test_https_client_refuses_http_and_private_storage() -> None:
     remote = Client(api_key="k", base_url="https://api.example.com/v1")
-    files = files_of(remote)
+    api = remote.base_url
     with pytest.raises(UploadError, match="non-https"):
-        files._check_storage_url("http://storage.example.com/x")
+        check_storage_url("http://storage.example.com/x", api)
     with pytest.raises(UploadError, match="non-public"):
-        files._check_storage_url("https://10.0.0.5/x")
+        check_storage_url("https://10.0.0.5/x", api)
     with pytest.raises(UploadError, match="non-public"):
-        files._check_storage_url("https://localhost/x")
-    files._check_storage_url("https://bucket.s3.amazonaws.com/x?sig=1")
+        check_storage_url("https://localhost/x", api)
+    check_storage_url("https://bucket.s3.amazonaws.com/x?sig=1", api)
     remote.close()
 
 

@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional
 
+import cattrs
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
+from together_finetune import converter as converter_module
 from together_finetune.converter import converter, decode, encode
 from together_finetune.errors import APIResponseValidationError
 from together_finetune.models import (
     DPO,
     SFT,
+    Checkpoint,
     CosineLRScheduler,
+    FileObject,
     FineTune,
     FineTuneEvent,
     FineTuneRequest,
     FullTraining,
     LinearLRScheduler,
     LoRATraining,
+    ModelLimits,
     MultimodalParams,
+    PriceEstimate,
     PriceEstimateRequest,
 )
 from together_finetune.transport import RetryPolicy, parse_retry_after
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# No example database: a test below runs a property against a broken converter on purpose.
+DECODE_SETTINGS = settings(SETTINGS, database=None)
 
 # ----------------------------------------------------------------------------- decoding
 
@@ -153,24 +160,96 @@ jobs = st.fixed_dictionaries(
 )
 
 
-@SETTINGS
-@given(jobs)
-def test_any_job_shaped_object_decodes_or_raises_validation_error(data: Dict[str, Any]) -> None:
+def decodes_or_rejects(data: Any, cls: Any) -> Any:
+    """The property: a body decodes into ``cls`` or raises APIResponseValidationError.
+
+    Anything else escaping (``AttributeError``, ``OverflowError``, ...) is a bug in a
+    hook, and ``decode`` lets it through, so the property fails on it.
+    """
     try:
-        job = decode(data, FineTune)
+        return decode(data, cls)
     except APIResponseValidationError:
+        return None
+
+
+DECODED_TYPES = (
+    FineTune,
+    List[FineTune],
+    FineTuneEvent,
+    Checkpoint,
+    FileObject,
+    ModelLimits,
+    PriceEstimate,
+    List[str],
+    List[Dict[str, float]],
+)
+
+
+def check_job(data: Dict[str, Any]) -> None:
+    """A job-shaped body decodes to a job with its ID and status, or is rejected."""
+    job = decodes_or_rejects(data, FineTune)
+    if job is None:
         return
     assert isinstance(job, FineTune)
     assert job.id == data["id"]
     assert job.status == data["status"] or job.status.value == str(data["status"]).lower()
 
 
-@SETTINGS
+@DECODE_SETTINGS
+@given(jobs)
+def test_any_job_shaped_object_decodes_or_raises_validation_error(data: Dict[str, Any]) -> None:
+    check_job(data)
+
+
+@DECODE_SETTINGS
 @given(json_values | st.lists(jobs, max_size=3))
 def test_anything_at_all_decodes_or_raises_validation_error(data: Any) -> None:
-    for cls in (FineTune, List[FineTune], FineTuneEvent):
-        with contextlib.suppress(APIResponseValidationError):
-            decode(data, cls)  # type: ignore[arg-type]
+    for cls in DECODED_TYPES:
+        decodes_or_rejects(data, cls)
+
+
+def _raise_a_bug(value: Any, _: Any) -> Any:
+    return value.no_such_attribute  # a bug in a hook, not a body that does not fit
+
+
+def _converter_with_a_bug(monkeypatch: pytest.MonkeyPatch, where: str) -> cattrs.Converter:
+    """The library's converter, built again with a bug in one hook."""
+    if where == "top":  # the hook decode calls raises it
+        broken = converter_module._build()
+        broken.register_structure_hook(FineTune, _raise_a_bug)
+        return broken
+    # the status hook raises it inside cattrs' generated code, which gathers it into a group
+    with monkeypatch.context() as patch:
+        patch.setattr(converter_module, "_enum_hook", lambda cls: _raise_a_bug)
+        return converter_module._build()
+
+
+@pytest.mark.parametrize("where", ["top", "nested"])
+def test_a_bug_in_a_hook_surfaces_as_itself(monkeypatch: pytest.MonkeyPatch, where: str) -> None:
+    monkeypatch.setattr(converter_module, "converter", _converter_with_a_bug(monkeypatch, where))
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        decode({"id": "ft-1", "status": "running"}, FineTune)
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        decode([{"id": "ft-1", "status": "running"}], List[FineTune])
+
+
+def test_the_property_fails_when_a_hook_has_a_bug(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(converter_module, "converter", _converter_with_a_bug(monkeypatch, "nested"))
+    # The same property, without shrinking: the first counterexample is enough here.
+    prop = settings(
+        DECODE_SETTINGS, max_examples=20, phases=[Phase.generate], report_multiple_bugs=False
+    )(given(jobs)(check_job))
+    with pytest.raises(AttributeError, match="no_such_attribute"):
+        prop()
+
+
+def test_a_body_that_does_not_fit_is_still_a_validation_error() -> None:
+    with pytest.raises(APIResponseValidationError, match=r"\$\.status"):
+        decode({"id": "ft-1", "status": 7}, FineTune)
+    with pytest.raises(APIResponseValidationError, match=r"\$\.created_at"):
+        decode({"id": "ft-1", "status": "running", "created_at": 10**30}, FineTune)
+    with pytest.raises(APIResponseValidationError, match=r"expected Dict @ \$\[0\]"):
+        decode([[1.0]], List[Dict[str, float]])
 
 
 # ----------------------------------------------------------------------------- round trips

@@ -3,6 +3,8 @@ and the checks against a model's limits."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from typing import Any
 
 import attrs
@@ -251,11 +253,30 @@ def test_all_problems_are_reported_at_once() -> None:
     ]
 
 
-def test_validation_is_pure() -> None:
-    original = request(training_method=None)
-    validate_create_request(original, train_on_inputs=True)
-    assert original.training_method is None
-    assert create_request_problems(original) == create_request_problems(original)
+def test_folding_returns_a_new_request_and_leaves_the_options_alone() -> None:
+    options = {"dpo_beta": 0.2, "rpo_alpha": None}
+    folded = validate_create_request(
+        request(training_method=DPO()), train_on_inputs=None, dpo_options=options
+    )
+    assert folded.training_method == DPO(dpo_beta=0.2)
+    assert options == {"dpo_beta": 0.2, "rpo_alpha": None}
+    assert validate_create_request(request(), train_on_inputs=True) == request(
+        training_method=SFT(train_on_inputs=True)
+    )
+
+
+def test_validation_loads_no_http_stack() -> None:
+    # The checks run before any request (and in --dry-run): they must not need the transport.
+    code = (
+        "import sys\n"
+        "import together_finetune.validation\n"
+        "print(sorted(m for m in ('requests', 'urllib3', 'together_finetune.transport') "
+        "if m in sys.modules))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=20
+    )
+    assert result.stdout.strip() == "[]"
 
 
 # -- limits ----------------------------------------------------------------------------------

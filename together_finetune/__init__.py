@@ -21,7 +21,7 @@ from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover
     from .client import Client
-    from .dataset import DatasetError, DatasetProblem, DatasetReport, check_dataset
+    from .dataset import check_dataset
     from .download import extract_archive
     from .errors import (
         APIConnectionError,
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
         AuthenticationError,
         BadRequestError,
         ConflictError,
+        DatasetError,
         DownloadError,
         FineTuneFailedError,
         InternalServerError,
@@ -39,16 +40,21 @@ if TYPE_CHECKING:  # pragma: no cover
         RateLimitError,
         TogetherError,
         UnprocessableEntityError,
+        UploadError,
         WaitTimeoutError,
     )
-    from .files import FileDeleteResult, FileObject, Files, UploadError
+    from .files import Files
     from .models import (
         DPO,
         SFT,
         Checkpoint,
         CosineLRScheduler,
+        DatasetProblem,
+        DatasetReport,
         DeleteResult,
         DownloadResult,
+        FileDeleteResult,
+        FileObject,
         FineTune,
         FineTuneEvent,
         FineTuneEventLevel,
@@ -74,13 +80,7 @@ _EXPORTS = {
     "RetryPolicy": "transport",
     "extract_archive": "download",
     "check_dataset": "dataset",
-    "DatasetError": "dataset",
-    "DatasetProblem": "dataset",
-    "DatasetReport": "dataset",
     "Files": "files",
-    "FileObject": "files",
-    "FileDeleteResult": "files",
-    "UploadError": "files",
     **dict.fromkeys(
         (
             "APIConnectionError",
@@ -90,6 +90,7 @@ _EXPORTS = {
             "AuthenticationError",
             "BadRequestError",
             "ConflictError",
+            "DatasetError",
             "DownloadError",
             "FineTuneFailedError",
             "InternalServerError",
@@ -98,6 +99,7 @@ _EXPORTS = {
             "RateLimitError",
             "TogetherError",
             "UnprocessableEntityError",
+            "UploadError",
             "WaitTimeoutError",
         ),
         "errors",
@@ -108,8 +110,12 @@ _EXPORTS = {
             "SFT",
             "Checkpoint",
             "CosineLRScheduler",
+            "DatasetProblem",
+            "DatasetReport",
             "DeleteResult",
             "DownloadResult",
+            "FileDeleteResult",
+            "FileObject",
             "FineTune",
             "FineTuneEvent",
             "FineTuneEventLevel",

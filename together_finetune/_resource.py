@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Optional, TypeVar
 from urllib.parse import quote
 
 from .converter import decode
 from .errors import APIResponseValidationError
-from .transport import Transport
+
+if TYPE_CHECKING:  # pragma: no cover - the ID checks load without the transport
+    from .transport import Transport
 
 T = TypeVar("T")
 
@@ -37,6 +39,12 @@ def check_id(value: Any, *, prefix: str, what: str) -> str:
 
 
 FILE_ID_PREFIX = "file-"
+JOB_ID_PREFIX = "ft-"
+
+
+def check_job_id(job_id: Any) -> str:
+    """Validate a job ID (``ft-...``) before it goes into a URL."""
+    return check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
 
 
 def check_file_id(value: Any, what: str = "file ID") -> str:

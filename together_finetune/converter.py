@@ -8,18 +8,26 @@ wire shape (tagged unions, renamed fields, no ``null`` for omitted ones).
 
 from __future__ import annotations
 
+import collections.abc
+import typing
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Literal, Optional, TypeVar, Union
+from typing import Any, Callable, Dict, Iterator, Literal, Optional, TypeVar, Union
 
 import attrs
 import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.gen import (
+    make_dict_structure_fn,
+    make_dict_unstructure_fn,
+    make_mapping_structure_fn,
+    override,
+)
 
 from .errors import APIResponseValidationError
 from .models import (
     DPO,
     SFT,
     CosineLRScheduler,
+    FileObject,
     FineTune,
     FineTuneEventLevel,
     FineTuneEventType,
@@ -117,7 +125,10 @@ def parse_datetime(value: Any, _: Any = None) -> datetime:
             parsed = datetime.fromisoformat(f"{head}.{digits[:6].ljust(6, '0')}{zone}")
         return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=timezone.utc)
+        try:
+            return datetime.fromtimestamp(value, tz=timezone.utc)
+        except (OverflowError, OSError) as exc:  # the platform's time_t cannot hold it
+            raise ValueError(f"timestamp {value!r} is out of range") from exc
     return _fail(value, "an ISO-8601 timestamp")  # type: ignore[no-any-return]
 
 
@@ -173,6 +184,8 @@ def _build() -> cattrs.Converter:
     conv.register_structure_hook(FineTuneEventType, _enum_hook(FineTuneEventType))
     conv.register_structure_hook(FineTuneEventLevel, _structure_level)
     conv.register_structure_hook(Optional[FineTuneEventLevel], _structure_level)
+    # cattrs' mapping hook would call .items() on whatever came: check for an object first.
+    conv.register_structure_hook_factory(_is_dict_type, lambda cls: _mapping_hook(cls, conv))
     _register_union(conv, Union[int, Literal["max"]], _structure_batch_size)
     _register_union(conv, Union[bool, Literal["auto"]], _structure_train_on_inputs)
 
@@ -279,6 +292,25 @@ def _build() -> cattrs.Converter:
 
     conv.register_structure_hook(FineTune, structure_finetune)
 
+    # Files: two PascalCase wire names (the snake_case spellings are accepted too), and
+    # the server's validation report kept as sent.
+    file_object = make_dict_structure_fn(
+        FileObject,
+        conv,
+        file_type=override(rename="FileType"),
+        processed=override(rename="Processed"),
+        validation_report=override(struct_hook=lambda value, _: value),
+    )
+
+    def structure_file(value: Any, _: Any) -> FileObject:
+        data = _require_mapping(value)
+        for wire, name in (("FileType", "file_type"), ("Processed", "processed")):
+            if wire not in data and name in data:
+                data = {**data, wire: data[name]}
+        return file_object(data, FileObject)
+
+    conv.register_structure_hook(FileObject, structure_file)
+
     # Request bodies: omit None fields; the W&B key travels as ``wandb_key``,
     # the name both official SDKs send and the live API accepts.
     wandb = override(rename="wandb_key")
@@ -306,12 +338,31 @@ def _register_union(conv: cattrs.Converter, union: Any, hook: Callable[[Any, Any
     )
 
 
+def _is_dict_type(cls: Any) -> bool:
+    return typing.get_origin(cls) in (dict, collections.abc.Mapping)
+
+
+def _mapping_hook(cls: Any, conv: cattrs.Converter) -> Callable[[Any, Any], Any]:
+    structure = make_mapping_structure_fn(cls, conv)
+
+    def hook(value: Any, _: Any) -> Any:
+        return structure(_require_mapping(value), cls)
+
+    return hook
+
+
 def _without_none(data: Dict[str, Any]) -> Dict[str, Any]:
     return {key: value for key, value in data.items() if value is not None}
 
 
 #: The library's single cattrs converter.
 converter = _build()
+
+
+#: What a body that does not fit makes the hooks raise: the ``TypeError`` and
+#: ``ValueError`` they raise on purpose, and cattrs' ``KeyError`` for a missing field.
+#: Anything else (an ``AttributeError``, say) is a bug in a hook and surfaces as itself.
+_MISFIT = (TypeError, ValueError, KeyError)
 
 
 def decode(data: Any, cls: type[T]) -> T:
@@ -323,15 +374,27 @@ def decode(data: Any, cls: type[T]) -> T:
     try:
         result: T = converter.structure(data, cls)
         return result
-    except (cattrs.ClassValidationError, cattrs.IterableValidationError) as exc:
+    except cattrs.BaseValidationError as exc:
+        for leaf in _leaves(exc):
+            if not isinstance(leaf, _MISFIT):
+                raise leaf  # noqa: B904 - the group stays attached as the context
         problems = "; ".join(cattrs.transform_error(exc, path="$"))
         raise APIResponseValidationError(
             f"unexpected response shape for {_type_name(cls)}: {problems}", body=data
         ) from exc
-    except Exception as exc:  # any other structuring failure is the same kind of problem
+    except _MISFIT as exc:
         raise APIResponseValidationError(
             f"unexpected response shape for {_type_name(cls)}: {exc}", body=data
         ) from exc
+
+
+def _leaves(group: cattrs.BaseValidationError) -> Iterator[BaseException]:
+    """The exceptions at the bottom of cattrs' (nested) validation groups."""
+    for inner in group.exceptions:
+        if isinstance(inner, cattrs.BaseValidationError):
+            yield from _leaves(inner)
+        else:
+            yield inner
 
 
 def _type_name(cls: Any) -> str:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     import requests
 
-    from .models import FineTune
+    from .models import DatasetReport, FineTune
 
 __all__ = [
     "APIConnectionError",
@@ -22,6 +22,7 @@ __all__ = [
     "AuthenticationError",
     "BadRequestError",
     "ConflictError",
+    "DatasetError",
     "DownloadError",
     "FineTuneFailedError",
     "InternalServerError",
@@ -30,6 +31,7 @@ __all__ = [
     "RateLimitError",
     "TogetherError",
     "UnprocessableEntityError",
+    "UploadError",
     "WaitTimeoutError",
 ]
 
@@ -143,6 +145,19 @@ class APIResponseValidationError(TogetherError):
 
 class DownloadError(TogetherError):
     """A download could not be completed; nothing was placed at the target path."""
+
+
+class UploadError(TogetherError):
+    """An upload failed between the API's steps (the storage PUT, a malformed answer)."""
+
+
+class DatasetError(TogetherError, ValueError):
+    """A data set failed the local checks; :attr:`report` says why. Nothing was sent."""
+
+    def __init__(self, report: DatasetReport) -> None:
+        super().__init__(report.summary())
+        #: The :class:`~together_finetune.models.DatasetReport` with every problem.
+        self.report = report
 
 
 class FineTuneFailedError(TogetherError):

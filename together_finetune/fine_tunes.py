@@ -6,28 +6,27 @@ import os
 import threading
 from datetime import datetime, timezone
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
     Generator,
-    Hashable,
-    Iterator,
     List,
     Literal,
     Optional,
-    Tuple,
     Union,
     cast,
 )
 
-from ._resource import Resource, check_file_id, check_id, path_segment
+from ._polling import Poller
+from ._resource import JOB_ID_PREFIX, Resource, check_file_id, check_job_id, path_segment
+from ._transfer.progress import ProgressCallback
 from .converter import encode
-from .errors import FineTuneFailedError, NotFoundError, WaitTimeoutError
+from .errors import NotFoundError
 from .models import (
     BatchSize,
     Checkpoint,
     DeleteResult,
+    DownloadResult,
     FineTune,
     FineTuneEvent,
     FineTuneRequest,
@@ -42,21 +41,11 @@ from .models import (
 from .transport import Timeout, Transport
 from .validation import build_create_request, ensure_within_limits
 
-if TYPE_CHECKING:  # pragma: no cover
-    from .download import ProgressCallback
-    from .models import DownloadResult
+__all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
 
-__all__ = ["JOB_ID_PREFIX", "FineTunes"]
-
-JOB_ID_PREFIX = "ft-"
 _MAYBE_CREATED = (
     "The job may have been created: check client.fine_tunes.list() before trying again."
 )
-
-
-def check_job_id(job_id: Any) -> str:
-    """Validate a job ID (``ft-...``) before it goes into a URL."""
-    return check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
 
 
 class FineTunes(Resource):
@@ -394,20 +383,13 @@ class FineTunes(Resource):
         Transient errors while polling are retried by the transport and do not
         end the wait; an error that outlasts the retries is raised.
         """
-        check_job_id(id)
-        events: List[FineTuneEvent] = []
-        for job, new_events in self._poll(id, poll_interval, timeout, on_event is not None):
-            for event in new_events:
-                events.append(event)
-                if on_event is not None:
-                    on_event(event)
-            if job.is_terminal:
-                if raise_on_failure and job.status.is_failure:
-                    if on_event is None:
-                        events = self.list_events(id)
-                    raise FineTuneFailedError(_failure_message(job, events), job=job)
-                return job
-        raise AssertionError("unreachable")  # pragma: no cover
+        return self._poller().wait(
+            id,
+            poll_interval=poll_interval,
+            timeout=timeout,
+            on_event=on_event,
+            raise_on_failure=raise_on_failure,
+        )
 
     def follow_events(
         self, id: str, *, poll_interval: float = 5.0
@@ -417,53 +399,10 @@ class FineTunes(Resource):
         The arguments are checked at once (not at the first ``next``); the
         iterator ends after the events of the final transition.
         """
-        check_job_id(id)
-        _check_poll_interval(poll_interval)
-        return (
-            event
-            for _job, new_events in self._poll(id, poll_interval, None, True)
-            for event in new_events
-        )
+        return self._poller().follow(id, poll_interval=poll_interval)
 
-    def _poll(
-        self, id: str, poll_interval: float, timeout: Optional[float], want_events: bool
-    ) -> Iterator[Tuple[FineTune, List[FineTuneEvent]]]:
-        check_job_id(id)
-        _check_poll_interval(poll_interval)
-        if timeout is not None and (
-            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
-        ):
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
-        deadline = None if timeout is None else self._clock() + timeout
-        # How many copies of each event were already reported: the log is
-        # append-only, so an event is new when it occurs more often than before
-        # (two identical events both count).
-        seen: Dict[Hashable, int] = {}
-        while True:
-            job = self.retrieve(id)
-            fresh: List[FineTuneEvent] = []
-            # Events are read after the job, so a terminal job's last events are included.
-            if want_events:
-                counts: Dict[Hashable, int] = {}
-                for event in self.list_events(id):
-                    key = _event_key(event)
-                    counts[key] = counts.get(key, 0) + 1
-                    if counts[key] > seen.get(key, 0):
-                        seen[key] = counts[key]
-                        fresh.append(event)
-            yield job, fresh
-            if job.is_terminal:
-                return
-            pause = poll_interval
-            if deadline is not None:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise WaitTimeoutError(
-                        f"job {id} was still {job.status.value} after waiting {timeout:g} s",
-                        job=job,
-                    )
-                pause = min(pause, remaining)
-            self._transport.sleep(pause)
+    def _poller(self) -> Poller:
+        return Poller(self.retrieve, self.list_events, self._transport.sleep, self._clock)
 
     # -- downloads ------------------------------------------------------------------------
 
@@ -498,14 +437,25 @@ class FineTunes(Resource):
             ``progress`` extra), or a callback ``(bytes_done, total)``.
         :raises DownloadError: the download could not be completed.
         """
-        from .download import download_fine_tune
+        # The engine loads requests: imported on first use, like the transport does.
+        from ._transfer.model import (
+            check_download_options,
+            download_model,
+            needs_job,
+            plan_model_download,
+            resolve_output,
+        )
 
-        return download_fine_tune(
-            self,
-            check_job_id(id),
-            checkpoint=checkpoint,
-            checkpoint_step=checkpoint_step,
-            output=output,
+        job_id = check_job_id(id)
+        check_download_options(checkpoint, checkpoint_step)
+        where = resolve_output(output, overwrite=overwrite)
+        job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
+        plan = plan_model_download(
+            job_id, job, checkpoint=checkpoint, checkpoint_step=checkpoint_step, output=where
+        )
+        return download_model(
+            self._transport,
+            plan,
             overwrite=overwrite,
             extract=extract,
             progress=progress,
@@ -514,36 +464,3 @@ class FineTunes(Resource):
 
     def _job_path(self, id: str, suffix: str = "") -> str:
         return f"/fine-tunes/{path_segment(check_job_id(id))}{suffix}"
-
-
-def _check_poll_interval(poll_interval: float) -> None:
-    if (
-        not isinstance(poll_interval, (int, float))
-        or isinstance(poll_interval, bool)
-        or not poll_interval > 0
-    ):
-        raise ValueError(f"poll_interval must be a positive number, got {poll_interval!r}")
-
-
-def _event_key(event: FineTuneEvent) -> Hashable:
-    """What identifies an event across polls (fields a server may fill in later excluded)."""
-    return (
-        event.created_at,
-        event.type,
-        event.level,
-        event.message,
-        event.step,
-        event.checkpoint_path,
-        event.model_path,
-        event.hash,
-    )
-
-
-def _failure_message(job: FineTune, events: List[FineTuneEvent]) -> str:
-    """The last error event's message, else a sentence naming the job and its status."""
-    for event in reversed(events):
-        level = event.level.value.lower() if event.level is not None else ""
-        kind = event.type.value.lower() if event.type is not None else ""
-        if event.message and (level == "error" or kind in ("job_error", "job_user_error")):
-            return event.message
-    return f"job {job.id} ended as {job.status.value}"

@@ -1,6 +1,7 @@
-"""The API's objects as attrs classes.
+"""Every data class of the library, as frozen attrs classes.
 
-Attribute names are the wire names. Every class is frozen and slotted; the
+The API's objects first (attribute names are the wire names), then the
+library's own results (:class:`DownloadResult`, :class:`DatasetReport`). The
 mapping from JSON lives in :mod:`together_finetune.converter` and nowhere else.
 Decoding is forward compatible: unknown keys are ignored, every field except
 an object's identity is optional, and enum values the library does not know
@@ -12,7 +13,7 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Dict, List, Literal, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Tuple, Union
 
 import attrs
 
@@ -22,8 +23,12 @@ __all__ = [
     "BatchSize",
     "Checkpoint",
     "CosineLRScheduler",
+    "DatasetProblem",
+    "DatasetReport",
     "DeleteResult",
     "DownloadResult",
+    "FileDeleteResult",
+    "FileObject",
     "FineTune",
     "FineTuneEvent",
     "FineTuneEventLevel",
@@ -416,6 +421,42 @@ class ModelLimits:
 
 
 @attrs.frozen
+class FileObject:
+    """A file stored with Together (``FileResponse`` on the wire).
+
+    :param id: the file ID (``file-...``), what ``training_file`` takes.
+    :param filename: the name it was uploaded under.
+    :param bytes: its size.
+    :param created_at: when it was uploaded, in epoch seconds.
+    :param purpose: ``"fine-tune"``, ``"eval"``, ...
+    :param file_type: ``"jsonl"``, ``"parquet"`` or ``"csv"`` (``FileType`` on the wire).
+    :param processed: whether the API has processed it (``Processed`` on the wire).
+    :param processing_status: ``PENDING``, ``QUEUED``, ``RUNNING``, ``COMPLETED``,
+        ``FAILED`` or ``INVALID_FORMAT`` (sent by the preprocess step).
+    :param validation_report: the server's validation report, as sent.
+    """
+
+    id: str
+    object: str = "file"
+    filename: Optional[str] = None
+    bytes: Optional[int] = None
+    created_at: Optional[int] = None
+    purpose: Optional[str] = None
+    file_type: Optional[str] = None
+    processed: Optional[bool] = None
+    processing_status: Optional[str] = None
+    validation_report: Optional[Any] = None
+
+
+@attrs.frozen
+class FileDeleteResult:
+    """The answer to ``DELETE /files/{id}``."""
+
+    id: str
+    deleted: bool = True
+
+
+@attrs.frozen
 class FineTuneRequest:
     """The body of ``POST /fine-tunes``; ``None`` fields are not sent.
 
@@ -483,3 +524,79 @@ class DownloadResult:
     size: int
     sha256: str = ""
     checkpoint: Optional[str] = None
+
+
+@attrs.frozen
+class DatasetProblem:
+    """One problem (or warning) found in a data set.
+
+    :param line: the line it is on, counted from 1 (``None``: the file as a whole).
+    :param message: what is wrong.
+    """
+
+    line: Optional[int]
+    message: str
+
+    def __str__(self) -> str:
+        return self.message if self.line is None else f"line {self.line}: {self.message}"
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'s' if count != 1 else ''}"
+
+
+@attrs.frozen
+class DatasetReport:
+    """What :func:`~together_finetune.dataset.check_dataset` found.
+
+    :param path: the file checked.
+    :param format: ``"general"``, ``"instruction"``, ``"conversational"``,
+        ``"preference"``, ``"tokenized"`` (Parquet), ``"csv"``, or ``None`` when
+        no format could be detected.
+    :param num_examples: examples (non-blank lines; rows for CSV; ``None`` for
+        Parquet, whose rows are not counted without ``pyarrow``).
+    :param problems: every error (what the server certainly refuses), in file order.
+    :param warnings: what may or may not be accepted by the server, in file order;
+        at most the first 1000 are kept.
+    :param warnings_omitted: warnings found beyond those kept in :attr:`warnings`.
+    """
+
+    path: str
+    format: Optional[str]
+    num_examples: Optional[int]
+    problems: Tuple[DatasetProblem, ...] = ()
+    warnings: Tuple[DatasetProblem, ...] = ()
+    warnings_omitted: int = 0
+
+    @property
+    def ok(self) -> bool:
+        """True when no error was found (warnings do not count)."""
+        return not self.problems
+
+    @property
+    def warning_count(self) -> int:
+        """Every warning found, kept or not."""
+        return len(self.warnings) + self.warnings_omitted
+
+    def summary(self, limit: int = 10) -> str:
+        """A readable account of the report, listing at most ``limit`` problems and
+        ``limit`` warnings."""
+        warned = self.warning_count
+        if self.ok:
+            head = f"{self.path}: {self.format} format, {self.num_examples} examples, no problems"
+            if warned:
+                head += f", {_plural(warned, 'warning')}"
+            lines = [head]
+        else:
+            count = len(self.problems)
+            head = f"{self.path}: {_plural(count, 'problem')}"
+            if warned:
+                head += f", {_plural(warned, 'warning')}"
+            lines = [head]
+            lines += [f"  - {problem}" for problem in self.problems[:limit]]
+            if count > limit:
+                lines.append(f"  ... and {count - limit} more")
+        lines += [f"  warning: {warning}" for warning in self.warnings[:limit]]
+        if warned > limit:
+            lines.append(f"  ... and {warned - limit} more warnings")
+        return "\n".join(lines)

@@ -3,7 +3,8 @@
 Everything that talks to the API goes through :class:`Transport`. The retry
 rules live here: :class:`RetryPolicy` (how often and how long to wait),
 :data:`RETRYABLE_STATUSES` and :meth:`Transport._status_failure` (what may be
-repeated); the upload PUT and the download resume loop reuse them.
+repeated); the upload PUT and the download resume loop (``_transfer/``) reuse
+them. Keeping presigned URLs out of messages is :mod:`together_finetune._redact`'s job.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import math
 import os
 import platform
 import random
-import re
 import sys
 import threading
 import time
@@ -24,6 +24,8 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._redact import describe_transport_error, redacted_copy
+from ._redact import redact_urls as redact_urls  # importable from here as before
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -38,7 +40,17 @@ if TYPE_CHECKING:  # requests and tenacity load with the first request, not at i
     import requests
     import tenacity
 
-__all__ = ["RetryPolicy", "Timeout", "Transport", "logger"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "RETRYABLE_STATUSES",
+    "RetryPolicy",
+    "Timeout",
+    "Transport",
+    "configure_logging_from_env",
+    "logger",
+    "normalize_timeout",
+    "parse_retry_after",
+]
 
 logger = logging.getLogger("together_finetune")
 
@@ -514,42 +526,6 @@ class Transport:
             state.attempt_number,
             self.retry.max_retries + 1,
         )
-
-
-def describe_transport_error(exc: BaseException) -> str:
-    """A short account of a requests error that never quotes its URL (presigned URLs are secret)."""
-    import requests
-    import urllib3.exceptions
-
-    reason: Any = exc.args[0] if exc.args else exc
-    inner = getattr(reason, "reason", None)
-    if isinstance(exc, requests.ConnectTimeout):
-        return "the connection timed out"
-    if isinstance(exc, requests.ReadTimeout):
-        return "no answer within the read timeout"
-    if isinstance(inner, urllib3.exceptions.NewConnectionError):
-        return "could not connect"
-    if isinstance(reason, urllib3.exceptions.ProtocolError):
-        return "the connection was closed before an answer arrived"
-    detail = redact_urls(str(inner if inner is not None else reason))
-    return f"{type(exc).__name__}: {detail[:300]}"
-
-
-_QUERY_STRING = re.compile(r"\?[^\s'\")]*")
-
-
-def redact_urls(text: str) -> str:
-    """Drop query strings from a message: presigned URLs keep their signatures there."""
-    return _QUERY_STRING.sub("?...", text)
-
-
-def redacted_copy(exc: BaseException) -> BaseException:
-    """An exception of the same type whose message has no query strings, to chain from."""
-    message = redact_urls(str(exc))
-    try:
-        return type(exc)(message)
-    except Exception:  # an exception type with another constructor
-        return RuntimeError(f"{type(exc).__name__}: {message}")
 
 
 def normalize_timeout(timeout: Timeout) -> Tuple[float, float]:

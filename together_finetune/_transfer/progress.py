@@ -1,0 +1,78 @@
+"""Progress adapters: a tqdm bar or a callback for downloads, a byte counter for uploads."""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable, Optional, Union
+
+from ..errors import TogetherError, UploadError
+
+__all__ = ["ProgressCallback", "UploadCounter", "UploadProgress", "download_progress"]
+
+#: ``progress(bytes_done, total)``; ``total`` is ``None`` when the server did not say.
+ProgressCallback = Callable[[int, Optional[int]], None]
+#: ``progress(bytes_sent, total)``.
+UploadProgress = Callable[[int, int], None]
+
+
+def download_progress(
+    progress: Union[bool, ProgressCallback, None], name: str
+) -> Optional[ProgressCallback]:
+    """The callback for a download's ``progress`` argument (``True``: a bar on stderr).
+
+    A bar has a ``close()`` the caller calls when the download ends.
+    """
+    if progress is None or progress is False:
+        return None
+    if progress is True:
+        try:
+            from tqdm.auto import tqdm
+        except ImportError as exc:
+            raise TogetherError(
+                "progress=True needs tqdm: pip install 'together-finetune[progress]'"
+            ) from exc
+        bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=name[:40], leave=True)
+
+        class _Bar:
+            def __call__(self, done: int, total: Optional[int]) -> None:
+                if total is not None and bar.total != total:
+                    bar.total = total
+                bar.update(done - bar.n)
+
+            def close(self) -> None:
+                bar.close()
+
+        return _Bar()
+    if not callable(progress):
+        raise ValueError("progress must be True, False, None or a callable (done, total)")
+    return progress
+
+
+class UploadCounter:
+    """Thread-safe byte counter; a retried chunk is counted again only once it passes the mark."""
+
+    def __init__(self, total: int, callback: Optional[UploadProgress]) -> None:
+        self.total = total
+        self.callback = callback
+        self.done = 0
+        self._lock = threading.Lock()
+        self._cancelled = threading.Event()
+
+    def cancel(self) -> None:
+        """Make every part still being sent stop at its next chunk."""
+        self._cancelled.set()
+
+    def add(self, size: int) -> None:
+        """Count ``size`` bytes sent; raises :class:`UploadError` once cancelled."""
+        if self._cancelled.is_set():
+            raise UploadError("upload cancelled: another part failed or the upload was interrupted")
+        with self._lock:
+            self.done = min(self.total, self.done + size)
+            done = self.done
+        if self.callback is not None:
+            self.callback(done, self.total)
+
+    def rewind(self, size: int) -> None:
+        """Take back ``size`` bytes of an attempt that failed (they will be sent again)."""
+        with self._lock:
+            self.done = max(0, self.done - size)
