@@ -16,7 +16,7 @@ import pytest
 from together_finetune import Client
 from together_finetune.testing import FakeTogether, ManualClock
 
-pytest_plugins = ["spec_conformance", "pytester"]
+pytest_plugins = ["support.conformance", "pytester"]
 
 
 @pytest.fixture

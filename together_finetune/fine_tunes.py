@@ -129,7 +129,7 @@ class FineTunes(Resource):
         :raises ValueError: an argument is invalid (nothing was sent).
         """
         # The parameters are FineTuneRequest's fields and the shorthands, nothing else
-        # (tests/test_cli_create_fields.py keeps them in step): pass them on by name.
+        # (tests/cli/test_cli_create_fields.py keeps them in step): pass them on by name.
         arguments = dict(locals())
         for name in ("self", "check_limits", "timeout"):
             del arguments[name]

@@ -3,7 +3,7 @@
 Each create flag's dest is the name of a :class:`~together_finetune.models.FineTuneRequest`
 field, a field of one of its structured values (``--lora-r``: ``LoRATraining.lora_r``,
 ``--dpo-beta``: ``DPO.dpo_beta``, ...) or a ``create()`` argument; the handler reads
-the fields by those names, and tests/test_cli_create_fields.py checks that every
+the fields by those names, and tests/cli/test_cli_create_fields.py checks that every
 field has its flag. The flags are spelt out here rather than derived from the
 models because ``--help`` must not import attrs.
 """

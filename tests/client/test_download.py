@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import subprocess
@@ -13,6 +12,7 @@ from typing import Any, Callable, Optional
 
 import attrs
 import pytest
+from support.data import sha
 
 from together_finetune import (
     Client,
@@ -43,10 +43,6 @@ def completed_job(server: FakeTogether, **fields: Any) -> str:
 
 def download_requests(server: FakeTogether) -> list[Any]:
     return server.requests_to("GET", "/finetune/download")
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def write_notes(path: Path, job_id: str, **notes: Any) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import cli_env, run, run_json
+from support.cli import cli_env, run, run_json
 
 from together_finetune.testing import FakeTogether
 

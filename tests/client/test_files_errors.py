@@ -6,11 +6,11 @@ before a byte of the file leaves the machine, and an opened multipart upload is 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from support.data import storage_puts, write_jsonl
 
 from together_finetune import Client
 from together_finetune.errors import APIResponseValidationError, ConflictError, DownloadError
@@ -18,17 +18,6 @@ from together_finetune.files import Files, UploadError
 from together_finetune.testing import FakeTogether
 
 INITIATE = "/files/multipart/initiate"
-
-
-def write_jsonl(path: Path, n: int = 3) -> Path:
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(n):
-            f.write(json.dumps({"prompt": f"question {i}", "completion": f"answer {i}"}) + "\n")
-    return path
-
-
-def storage_puts(server: FakeTogether) -> list[Any]:
-    return [r for r in server.storage.requests if r.method == "PUT"]
 
 
 def num_parts(path: Path) -> int:

@@ -9,12 +9,12 @@ import tarfile
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 import zstandard
+from support.paths import REPO_ROOT
 
 from together_finetune.testing import (
     FakeTogether,
@@ -25,7 +25,7 @@ from together_finetune.testing import (
     synthetic_bytes,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO_ROOT
 CREATE = {"training_file": "file-abc", "model": "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"}
 
 
@@ -628,7 +628,7 @@ def test_manual_clock() -> None:
     clock.sleep(2.5)
     clock.advance(1)
     assert clock() == 8.5
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="cannot go backwards"):
         clock.advance(-1)
 
 

@@ -16,6 +16,8 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
+from support.data import storage_puts, write_jsonl
+from support.paths import DATASETS, REPO_ROOT
 
 from together_finetune import Client
 from together_finetune._transfer.upload import check_storage_url
@@ -33,7 +35,7 @@ from together_finetune.testing import FakeTogether
 from together_finetune.testing.files_api import FilesAPI
 
 MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def fake_files(server: FakeTogether) -> FilesAPI:
@@ -43,17 +45,6 @@ def fake_files(server: FakeTogether) -> FilesAPI:
 
 def files_of(client: Client) -> Files:
     return client.files
-
-
-def write_jsonl(path: Path, n: int = 3) -> Path:
-    with open(path, "w", encoding="utf-8") as f:
-        for i in range(n):
-            f.write(json.dumps({"prompt": f"question {i}", "completion": f"answer {i}"}) + "\n")
-    return path
-
-
-def storage_puts(server: FakeTogether) -> list[Any]:
-    return [r for r in server.storage.requests if r.method == "PUT"]
 
 
 # -- the single-shot flow ------------------------------------------------------------------
@@ -170,7 +161,7 @@ def test_upload_refused_by_the_check_sends_nothing(
 def test_a_file_with_only_warnings_uploads(
     client: Client, server: FakeTogether, tmp_path: Path
 ) -> None:
-    parallel = Path(__file__).parent / "data" / "datasets" / "parallel_tool_calls.jsonl"
+    parallel = DATASETS / "parallel_tool_calls.jsonl"
     path = tmp_path / "tools.jsonl"
     # Parallel tool calls, plus a line whose 'metadata' key the check only warns about.
     path.write_bytes(parallel.read_bytes() + parallel.read_bytes()[:-2] + b', "metadata": {}}\n')
@@ -426,7 +417,7 @@ def test_file_ids_are_checked_before_any_request(
 ) -> None:
     files = files_of(client)
     for call in (files.retrieve, files.delete, lambda i: files.content(i, tmp_path / "o")):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match=r"^file ID must"):
             call(bad)
     assert server.requests == []
 

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
+from support.data import sha
 
 from together_finetune import Client, DownloadError, RetryPolicy, extract_archive
 from together_finetune._transfer import stream as stream_engine
@@ -38,10 +39,6 @@ def completed_job(server: FakeTogether, data: bytes = DATA, **fields: Any) -> st
 
 def ranges(server: FakeTogether) -> list[Optional[str]]:
     return [r.header("Range") for r in server.requests_to("GET", DOWNLOAD)]
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def earlier_part(directory: Path, job_id: str, size: int = 1000, **meta: Any) -> None:

@@ -7,10 +7,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import REPO_ROOT
 
 from together_finetune.dataset import DatasetError, DatasetProblem, check_dataset
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 def write(tmp_path: Path, lines: list[Any], name: str = "data.jsonl") -> Path:

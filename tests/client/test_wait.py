@@ -220,9 +220,9 @@ def test_timeout_zero_polls_once(fake: FakeTogether, ft_client: Client) -> None:
 def test_wait_rejects_bad_arguments(
     fake: FakeTogether, ft_client: Client, kwargs: dict[str, float]
 ) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"^{next(iter(kwargs))} must be"):
         ft_client.fine_tunes.wait("ft-1", **kwargs)  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="job ID must start with 'ft-'"):
         ft_client.fine_tunes.wait("not-a-job")
     assert fake.requests == []
 
@@ -251,9 +251,9 @@ def test_follow_events_is_lazy_and_can_stop_early(fake: FakeTogether, ft_client:
 
 
 def test_follow_events_checks_arguments_at_once(fake: FakeTogether, ft_client: Client) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="job ID must start with 'ft-'"):
         ft_client.fine_tunes.follow_events("file-1")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="poll_interval must be a positive number"):
         ft_client.fine_tunes.follow_events("ft-1", poll_interval=0)
     assert fake.requests == []
 

@@ -12,14 +12,13 @@ from __future__ import annotations
 import ast
 import inspect
 import re
-from pathlib import Path
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
+from support.paths import README
 
 from together_finetune import Client
 
-README = Path(__file__).resolve().parent.parent / "README.md"
 UNSET = object()
 
 

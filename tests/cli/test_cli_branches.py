@@ -4,7 +4,7 @@ scheduler flags without a scheduler, and a price estimate the API cannot give.""
 from __future__ import annotations
 
 import pytest
-from cli_helpers import cli_env, run
+from support.cli import cli_env, run
 
 from together_finetune.testing import FakeTogether
 

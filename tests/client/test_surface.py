@@ -192,7 +192,7 @@ def test_estimate_price_malformed_answer(server: FakeTogether, client: Client) -
 def test_estimate_price_checks_arguments_before_sending(
     server: FakeTogether, client: Client, kwargs: dict[str, Any]
 ) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"^{list(kwargs)[-1]}\\b"):  # names the argument
         client.fine_tunes.estimate_price(**kwargs)
     assert server.requests == []
 
@@ -226,7 +226,7 @@ def test_model_limits_unknown_model(client: Client) -> None:
 
 
 def test_model_limits_rejects_an_empty_name(server: FakeTogether, client: Client) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="model must be a non-empty model name"):
         client.fine_tunes.model_limits(" ")
     assert server.requests == []
 
@@ -298,7 +298,7 @@ def test_list_metrics_times_are_sent_in_utc(server: FakeTogether, client: Client
 def test_list_metrics_rejects_bad_filters_before_sending(
     server: FakeTogether, client: Client, kwargs: dict[str, Any]
 ) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=f"^{next(iter(kwargs))} must be"):
         client.fine_tunes.list_metrics("ft-1", **kwargs)
     assert server.requests == []
 
@@ -377,7 +377,7 @@ def test_limits_cache_is_per_client(
 def test_create_over_the_limits_sends_nothing_after_the_limits(
     server: FakeTogether, client: Client
 ) -> None:
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match="training_type") as info:
         client.fine_tunes.create(
             training_file="file-abc",
             model=LORA_ONLY,

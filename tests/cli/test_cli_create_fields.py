@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Set
 
 import attrs
 import pytest
-from cli_helpers import cli_env, run
+from support.cli import cli_env, run
 
 from together_finetune.cli import arguments
 from together_finetune.cli.app import build_parser

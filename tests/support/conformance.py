@@ -26,7 +26,7 @@ it); the ``TOGETHER_OPENAPI_SPEC`` environment variable may name another. Withou
 (Python 3.9) the check is off and ``test_conformance.py`` skips with the reason -- except
 under ``CI=true``, where that fails.
 
-``tests/conftest.py`` registers this module with ``pytest_plugins = ["spec_conformance"]``.
+``tests/conftest.py`` registers this module with ``pytest_plugins = ["support.conformance"]``.
 It then provides the autouse fixture ``spec_conformance_check``, which fails every test whose
 exchanges broke the spec, and the opt-out fixture ``spec_nonconforming``.
 """
@@ -45,7 +45,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parents[2]
 #: the official spec, vendored with its license notice (tests/spec/LICENSE)
 VENDORED_SPEC = REPO_ROOT / "tests" / "spec" / "openapi.yaml"
 SPEC_ENV = "TOGETHER_OPENAPI_SPEC"
@@ -758,7 +758,7 @@ def spec_conformance_check(request: pytest.FixtureRequest) -> Iterator[SpecCheck
     if violations and "spec_nonconforming" not in request.fixturenames:
         pytest.fail(
             "requests or responses that break the OpenAPI spec "
-            f"({spec_path()}; waivers in tests/spec_conformance.py WAIVERS):\n  "
+            f"({spec_path()}; waivers in tests/support/conformance.py WAIVERS):\n  "
             + "\n  ".join(violations),
             pytrace=False,
         )

@@ -235,7 +235,7 @@ def test_all_problems_are_reported_at_once() -> None:
         training_method=DPO(),
         suffix="s" * 100,
     )
-    with pytest.raises(ValueError) as info:
+    with pytest.raises(ValueError, match=r"^invalid fine-tune arguments:") as info:
         validate_create_request(bad, train_on_inputs=True)
     lines = str(info.value).splitlines()
     assert lines[0] == "invalid fine-tune arguments:"

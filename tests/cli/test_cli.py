@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_helpers import cli_env, run, run_json, spawn
+from support.cli import cli_env, run, run_json, spawn
 
 from together_finetune.testing import FakeTogether
 

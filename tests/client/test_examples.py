@@ -10,11 +10,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from support.paths import EXAMPLES
 
 from together_finetune import Client
 from together_finetune.testing import FakeTogether
-
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 def load(name: str) -> ModuleType:

@@ -8,10 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support.paths import DATASETS
 
 from together_finetune.dataset import DatasetError, DatasetProblem, DatasetReport, check_dataset
 
-DATA = Path(__file__).resolve().parent / "data" / "datasets"
+DATA = DATASETS
 
 USER = {"role": "user", "content": "hi"}
 ANSWER = {"role": "assistant", "content": "hello"}

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-import spec_conformance as sc
+import support.conformance as sc
 
 from together_finetune import Client
 from together_finetune.models import (
