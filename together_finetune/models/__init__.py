@@ -1,0 +1,70 @@
+"""Every data class of the library, as frozen attrs classes, grouped by subject in
+the modules of this package and re-exported here.
+
+The API's objects first (attribute names are the wire names), then the
+library's own results (:class:`DownloadResult`, :class:`DatasetReport`). The
+mapping from JSON lives in :mod:`together_finetune.converter` and nowhere else.
+Decoding is forward compatible: unknown keys are ignored, every field except
+an object's identity is optional, and enum values the library does not know
+yet are kept as they came.
+"""
+
+from __future__ import annotations
+
+from ._enums import FineTuneEventLevel, FineTuneEventType, FineTuneStatus
+from .catalog import ModelLimits, PriceEstimate, TrainingLimits
+from .files import FileDeleteResult, FileObject
+from .jobs import Checkpoint, DeleteResult, FineTune, FineTuneEvent, FineTuneProgress
+from .requests import FineTuneRequest, PriceEstimateRequest
+from .results import DatasetProblem, DatasetReport, DownloadResult
+from .training import (
+    DPO,
+    SFT,
+    BatchSize,
+    CosineLRScheduler,
+    FullTraining,
+    LinearLRScheduler,
+    LoRATraining,
+    LRScheduler,
+    MultimodalParams,
+    TrainingMethod,
+    TrainingType,
+    UnknownLRScheduler,
+    UnknownTrainingMethod,
+    UnknownTrainingType,
+)
+
+__all__ = [
+    "DPO",
+    "SFT",
+    "BatchSize",
+    "Checkpoint",
+    "CosineLRScheduler",
+    "DatasetProblem",
+    "DatasetReport",
+    "DeleteResult",
+    "DownloadResult",
+    "FileDeleteResult",
+    "FileObject",
+    "FineTune",
+    "FineTuneEvent",
+    "FineTuneEventLevel",
+    "FineTuneEventType",
+    "FineTuneProgress",
+    "FineTuneRequest",
+    "FineTuneStatus",
+    "FullTraining",
+    "LRScheduler",
+    "LinearLRScheduler",
+    "LoRATraining",
+    "ModelLimits",
+    "MultimodalParams",
+    "PriceEstimate",
+    "PriceEstimateRequest",
+    "TrainingLimits",
+    "TrainingMethod",
+    "TrainingType",
+    "UnknownLRScheduler",
+    "UnknownTrainingMethod",
+    "UnknownTrainingType",
+]

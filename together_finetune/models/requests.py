@@ -1,0 +1,62 @@
+"""The bodies this library sends: create and price-estimate requests."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import attrs
+
+from .training import BatchSize, LRScheduler, MultimodalParams, TrainingMethod, TrainingType
+
+
+@attrs.frozen
+class FineTuneRequest:
+    """The body of ``POST /fine-tunes``; ``None`` fields are not sent.
+
+    Built by :meth:`FineTunes.create <together_finetune.fine_tunes.FineTunes.create>`;
+    secrets are kept out of the repr.
+    """
+
+    training_file: str
+    model: Optional[str] = None
+    validation_file: Optional[str] = None
+    n_epochs: Optional[int] = None
+    n_checkpoints: Optional[int] = None
+    n_evals: Optional[int] = None
+    batch_size: Optional[BatchSize] = None
+    learning_rate: Optional[float] = None
+    lr_scheduler: Optional[LRScheduler] = None
+    warmup_ratio: Optional[float] = None
+    max_grad_norm: Optional[float] = None
+    weight_decay: Optional[float] = None
+    random_seed: Optional[int] = None
+    suffix: Optional[str] = None
+    packing: Optional[bool] = None
+    max_seq_length: Optional[int] = None
+    training_type: Optional[TrainingType] = None
+    training_method: Optional[TrainingMethod] = None
+    multimodal_params: Optional[MultimodalParams] = None
+    from_checkpoint: Optional[str] = None
+    from_hf_model: Optional[str] = None
+    hf_model_revision: Optional[str] = None
+    hf_api_token: Optional[str] = attrs.field(default=None, repr=False)
+    hf_output_repo_name: Optional[str] = None
+    wandb_api_key: Optional[str] = attrs.field(default=None, repr=False)
+    wandb_base_url: Optional[str] = None
+    wandb_project_name: Optional[str] = None
+    wandb_name: Optional[str] = None
+    wandb_entity: Optional[str] = None
+
+
+@attrs.frozen
+class PriceEstimateRequest:
+    """The body of ``POST /fine-tunes/estimate-price``; ``None`` fields are not sent."""
+
+    training_file: str
+    model: Optional[str] = None
+    validation_file: Optional[str] = None
+    n_epochs: Optional[int] = None
+    n_evals: Optional[int] = None
+    training_type: Optional[TrainingType] = None
+    training_method: Optional[TrainingMethod] = None
+    from_checkpoint: Optional[str] = None
