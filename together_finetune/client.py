@@ -45,7 +45,8 @@ class Client:
     :param default_headers: extra headers sent with every request.
     :param sleep: the function used to wait between retries and polls (tests
         pass one that does not really sleep).
-    :param clock: a monotonic clock in seconds, used by ``wait`` for its timeout.
+    :param clock: a monotonic clock in seconds, used by ``wait`` and
+        ``files.wait_until_processed`` for their timeouts.
     :param pool_maxsize: connections kept per host; size it to your thread count.
     :param allow_insecure_http: allow sending the key over ``http://`` to a
         non-loopback host.
@@ -115,7 +116,7 @@ class Client:
 
             with self._namespaces_lock:
                 if self._files is None:
-                    self._files = Files(self._transport)
+                    self._files = Files(self._transport, clock=self.clock)
         return self._files
 
     @property

@@ -4,14 +4,31 @@
 :class:`~together_finetune.errors.APIResponseValidationError` with the path of
 the field that did not fit), ``encode`` turns a request model into the exact
 wire shape (tagged unions, renamed fields, no ``null`` for omitted ones).
+
+Every class of the API's answers (a :class:`~together_finetune.models.WireObject`)
+is structured by one generated function per class that also keeps the keys it
+does not know in the object's ``extra``; unstructuring puts them back.
 """
 
 from __future__ import annotations
 
 import collections.abc
+import sys
 import typing
 from datetime import datetime, timezone
-from typing import Any, Callable, Dict, Iterator, Literal, Optional, TypeVar, Union
+from types import MappingProxyType
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterable,
+    Iterator,
+    Literal,
+    Mapping,
+    Optional,
+    TypeVar,
+    Union,
+)
 
 import attrs
 import cattrs
@@ -28,6 +45,7 @@ from .models import (
     SFT,
     CosineLRScheduler,
     FileObject,
+    FileProcessingStatus,
     FineTune,
     FineTuneEventLevel,
     FineTuneEventType,
@@ -43,6 +61,7 @@ from .models import (
     UnknownLRScheduler,
     UnknownTrainingMethod,
     UnknownTrainingType,
+    WireObject,
 )
 
 __all__ = ["converter", "decode", "encode", "parse_datetime"]
@@ -107,8 +126,19 @@ def _structure_bool(value: Any, _: Any) -> bool:
     return value if isinstance(value, bool) else _fail(value, "a boolean")
 
 
+_FULL_ISO_PARSER = sys.version_info >= (3, 11)
+
+
 def parse_datetime(value: Any, _: Any = None) -> datetime:
     """Parse an ISO-8601 string (``Z`` allowed) or epoch seconds into an aware datetime."""
+    if _FULL_ISO_PARSER and value.__class__ is str:
+        # Python 3.11+ reads every ISO-8601 form the API sends (Z included) in one call.
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError:
+            pass
+        else:
+            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
     if isinstance(value, str):
         text = value.strip()
         if text.endswith(("Z", "z")):
@@ -182,6 +212,7 @@ def _build() -> cattrs.Converter:
     conv.register_unstructure_hook(datetime, lambda d: d.isoformat().replace("+00:00", "Z"))
     conv.register_structure_hook(FineTuneStatus, _enum_hook(FineTuneStatus))
     conv.register_structure_hook(FineTuneEventType, _enum_hook(FineTuneEventType))
+    conv.register_structure_hook(FileProcessingStatus, _enum_hook(FileProcessingStatus))
     conv.register_structure_hook(FineTuneEventLevel, _structure_level)
     conv.register_structure_hook(Optional[FineTuneEventLevel], _structure_level)
     # cattrs' mapping hook would call .items() on whatever came: check for an object first.
@@ -189,12 +220,30 @@ def _build() -> cattrs.Converter:
     _register_union(conv, Union[int, Literal["max"]], _structure_batch_size)
     _register_union(conv, Union[bool, Literal["auto"]], _structure_train_on_inputs)
 
+    # Every answer class: its generated fields, the rest kept in ``extra``.
+    conv.register_structure_hook_factory(
+        _is_wire_class, lambda cls: _wire_structure_fn(cls, conv, **_SPECIAL.get(cls, {}))
+    )
+    conv.register_structure_hook_factory(
+        _is_optional_wire_class,
+        lambda cls: _wire_structure_fn(
+            typing.get_args(cls)[0],
+            conv,
+            optional=True,
+            **_SPECIAL.get(typing.get_args(cls)[0], {}),
+        ),
+    )
+    conv.register_unstructure_hook_factory(
+        _is_wire_class, lambda cls: _wire_unstructure_fn(cls, conv)
+    )
+
     # Tagged unions: the tag field picks the class; unknown tags are kept.
-    lora = make_dict_structure_fn(LoRATraining, conv)
-    sft = make_dict_structure_fn(SFT, conv)
-    dpo = make_dict_structure_fn(DPO, conv)
-    linear = make_dict_structure_fn(LinearLRScheduler, conv)
-    cosine = make_dict_structure_fn(CosineLRScheduler, conv)
+    lora = _wire_structure_fn(LoRATraining, conv, aliases=("type",))
+    full = _wire_structure_fn(FullTraining, conv, aliases=("type",))
+    sft = _wire_structure_fn(SFT, conv, aliases=("method",))
+    dpo = _wire_structure_fn(DPO, conv, aliases=("method",))
+    linear = _wire_structure_fn(LinearLRScheduler, conv)
+    cosine = _wire_structure_fn(CosineLRScheduler, conv)
 
     def structure_training_type(value: Any, _: Any) -> TrainingType:
         data = _require_mapping(value)
@@ -202,10 +251,10 @@ def _build() -> cattrs.Converter:
         if not isinstance(tag, str):
             return _fail(tag, "a string training type")  # type: ignore[no-any-return]
         if tag.lower() == "lora":
-            return lora(data, LoRATraining)
+            return lora(data, LoRATraining)  # type: ignore[no-any-return]
         if tag.lower() in ("full", ""):  # legacy jobs send "" for full training
-            return FullTraining()
-        return UnknownTrainingType(type=tag, raw=data)
+            return full(data, FullTraining)  # type: ignore[no-any-return]
+        return UnknownTrainingType(type=tag, raw=data, extra=_unknown(data, ("type",)))
 
     def structure_training_method(value: Any, _: Any) -> TrainingMethod:
         data = _require_mapping(value)
@@ -213,10 +262,10 @@ def _build() -> cattrs.Converter:
         if not isinstance(tag, str):
             return _fail(tag, "a string training method")  # type: ignore[no-any-return]
         if tag.lower() == "sft":
-            return sft(data, SFT)
+            return sft(data, SFT)  # type: ignore[no-any-return]
         if tag.lower() == "dpo":
-            return dpo(data, DPO)
-        return UnknownTrainingMethod(method=tag, raw=data)
+            return dpo(data, DPO)  # type: ignore[no-any-return]
+        return UnknownTrainingMethod(method=tag, raw=data, extra=_unknown(data, ("method",)))
 
     def structure_lr_scheduler(value: Any, _: Any) -> LRScheduler:
         data = _require_mapping(value)
@@ -224,14 +273,20 @@ def _build() -> cattrs.Converter:
         args = data.get("lr_scheduler_args") or {}
         if not isinstance(tag, str):
             return _fail(tag, "a string lr_scheduler_type")  # type: ignore[no-any-return]
-        if tag == "linear":
-            return linear(_require_mapping(args), LinearLRScheduler)
-        if tag == "cosine":
-            return cosine(_require_mapping(args), CosineLRScheduler)
+        if tag in ("linear", "cosine"):
+            make = linear if tag == "linear" else cosine
+            cls = LinearLRScheduler if tag == "linear" else CosineLRScheduler
+            scheduler: LRScheduler = make(_require_mapping(args), cls)
+            if _SCHEDULER_KEYS.issuperset(data):
+                return scheduler
+            # The class's fields live in the arguments; keys beside them are kept too.
+            return _with_extra(scheduler, {**_unknown(data, _SCHEDULER_KEYS), **scheduler.extra})
+        outer = _unknown(data, _SCHEDULER_KEYS)
         raw_args = data.get("lr_scheduler_args")
         return UnknownLRScheduler(
             lr_scheduler_type=tag,
             lr_scheduler_args=raw_args if isinstance(raw_args, dict) else None,
+            extra=outer,
         )
 
     _register_union(conv, TrainingType, structure_training_type)
@@ -240,24 +295,24 @@ def _build() -> cattrs.Converter:
 
     def unstructure_training_type(value: TrainingType) -> Dict[str, Any]:
         if isinstance(value, FullTraining):
-            return {"type": "Full"}
+            return {**value.extra, "type": "Full"}
         if isinstance(value, LoRATraining):
-            return {"type": "Lora", **_without_none(attrs.asdict(value))}
+            return {**value.extra, "type": "Lora", **_without_none(_fields(value))}
         return dict(value.raw, type=value.type)
 
     def unstructure_training_method(value: TrainingMethod) -> Dict[str, Any]:
         if isinstance(value, SFT):
-            return {"method": "sft", "train_on_inputs": value.train_on_inputs}
+            return {**value.extra, "method": "sft", "train_on_inputs": value.train_on_inputs}
         if isinstance(value, DPO):
-            return {"method": "dpo", **_without_none(attrs.asdict(value))}
+            return {**value.extra, "method": "dpo", **_without_none(_fields(value))}
         return dict(value.raw, method=value.method)
 
     def unstructure_lr_scheduler(value: LRScheduler) -> Dict[str, Any]:
-        if isinstance(value, LinearLRScheduler):
-            return {"lr_scheduler_type": "linear", "lr_scheduler_args": attrs.asdict(value)}
-        if isinstance(value, CosineLRScheduler):
-            return {"lr_scheduler_type": "cosine", "lr_scheduler_args": attrs.asdict(value)}
+        if isinstance(value, (LinearLRScheduler, CosineLRScheduler)):
+            kind = "linear" if isinstance(value, LinearLRScheduler) else "cosine"
+            return {"lr_scheduler_type": kind, "lr_scheduler_args": _fields(value)}
         return {
+            **value.extra,
             "lr_scheduler_type": value.lr_scheduler_type,
             "lr_scheduler_args": value.lr_scheduler_args,
         }
@@ -276,41 +331,6 @@ def _build() -> cattrs.Converter:
     for cls, hook in hooks.items():
         conv.register_unstructure_hook(cls, hook)
 
-    # Legacy PascalCase keys still appear on old jobs.
-    finetune = make_dict_structure_fn(FineTune, conv)
-    legacy_keys = (
-        ("TrainingFileNumLines", "trainingfile_numlines"),
-        ("TrainingFileSize", "trainingfile_size"),
-    )
-
-    def structure_finetune(value: Any, _: Any) -> FineTune:
-        data = _require_mapping(value)
-        for legacy, name in legacy_keys:
-            if legacy in data and data.get(name) is None:
-                data = {**data, name: data[legacy]}
-        return finetune(data, FineTune)
-
-    conv.register_structure_hook(FineTune, structure_finetune)
-
-    # Files: two PascalCase wire names (the snake_case spellings are accepted too), and
-    # the server's validation report kept as sent.
-    file_object = make_dict_structure_fn(
-        FileObject,
-        conv,
-        file_type=override(rename="FileType"),
-        processed=override(rename="Processed"),
-        validation_report=override(struct_hook=lambda value, _: value),
-    )
-
-    def structure_file(value: Any, _: Any) -> FileObject:
-        data = _require_mapping(value)
-        for wire, name in (("FileType", "file_type"), ("Processed", "processed")):
-            if wire not in data and name in data:
-                data = {**data, wire: data[name]}
-        return file_object(data, FileObject)
-
-    conv.register_structure_hook(FileObject, structure_file)
-
     # Request bodies: omit None fields; the W&B key travels as ``wandb_key``,
     # the name both official SDKs send and the live API accepts.
     wandb = override(rename="wandb_key")
@@ -328,6 +348,149 @@ def _build() -> cattrs.Converter:
         make_dict_unstructure_fn(PriceEstimateRequest, conv, _cattrs_omit_if_default=True),
     )
     return conv
+
+
+_SCHEDULER_KEYS = frozenset(("lr_scheduler_type", "lr_scheduler_args"))
+
+#: Legacy PascalCase keys still appear on old jobs.
+_LEGACY_JOB_KEYS = (
+    ("TrainingFileNumLines", "trainingfile_numlines"),
+    ("TrainingFileSize", "trainingfile_size"),
+)
+#: The file object's two PascalCase wire names (snake_case spellings accepted too).
+_FILE_KEYS = (("FileType", "file_type"), ("Processed", "processed"))
+
+
+def _current_job_keys(data: Dict[str, Any]) -> Dict[str, Any]:
+    for legacy, name in _LEGACY_JOB_KEYS:
+        if legacy in data and data.get(name) is None:
+            data = {**data, name: data[legacy]}
+    return data
+
+
+def _wire_file_keys(data: Dict[str, Any]) -> Dict[str, Any]:
+    for wire, name in _FILE_KEYS:
+        if wire not in data and name in data:
+            data = {**data, wire: data[name]}
+    return data
+
+
+#: How the classes whose wire shape is not just their fields are read.
+_SPECIAL: Dict[type, Dict[str, Any]] = {
+    FineTune: {
+        "aliases": [legacy for legacy, _ in _LEGACY_JOB_KEYS],
+        "prepare": _current_job_keys,
+    },
+    FileObject: {
+        "aliases": [name for _, name in _FILE_KEYS],
+        "prepare": _wire_file_keys,
+        "file_type": override(rename="FileType"),
+        "processed": override(rename="Processed"),
+    },
+}
+
+
+def _is_wire_class(cls: Any) -> bool:
+    return isinstance(cls, type) and issubclass(cls, WireObject)
+
+
+def _wire_structure_fn(
+    cls: Any,
+    conv: cattrs.Converter,
+    *,
+    aliases: Iterable[str] = (),
+    prepare: Optional[Callable[[Dict[str, Any]], Dict[str, Any]]] = None,
+    optional: bool = False,
+    **overrides: Any,
+) -> Callable[[Any, Any], Any]:
+    """Structure a JSON object into the :class:`WireObject` ``cls``, keeping unknown keys.
+
+    One closure around cattrs' generated function (decoding a long list calls it
+    for every object, so the checks are inlined rather than layered).
+
+    :param aliases: other keys the caller handles (tags, legacy spellings), so
+        they do not count as unknown.
+    :param prepare: rewrites the object first (legacy spellings to current ones).
+    :param optional: the hook of ``Optional[cls]``: ``None`` stays ``None``.
+    :param overrides: cattrs overrides of fields, e.g. ``rename=``.
+    """
+    fields = set()
+    for field in attrs.fields(cls):
+        if field.name != "extra":
+            rename = getattr(overrides.get(field.name), "rename", None)
+            fields.add(rename or field.name)
+    known = frozenset(fields.union(aliases))
+    overrides["extra"] = override(omit=True)
+    fast = make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=False, **overrides)
+    detailed = make_dict_structure_fn(cls, conv, **overrides)
+
+    # The common case, every key a current field name, costs one C-level pass over the keys.
+    plain = (known if prepare is None else frozenset(fields)).issuperset
+
+    def structure(value: Any, _: Any) -> Any:
+        if value.__class__ is not dict:
+            if value is None and optional:
+                return None
+            value = _require_mapping(value)
+        if not plain(value):
+            return keeping_extra(value)
+        try:
+            return fast(value, cls)
+        except Exception:  # the detailed run raises it again, naming the field
+            return detailed(value, cls)
+
+    def keeping_extra(value: Dict[str, Any]) -> Any:
+        data = value if prepare is None else prepare(value)
+        try:
+            result = fast(data, cls)
+        except Exception:  # as above
+            result = detailed(data, cls)
+        unknown = {key: value[key] for key in value if key not in known}
+        if unknown:
+            object.__setattr__(result, "extra", MappingProxyType(unknown))
+        return result
+
+    return structure
+
+
+def _is_optional_wire_class(cls: Any) -> bool:
+    args = typing.get_args(cls)
+    return (
+        typing.get_origin(cls) is Union
+        and len(args) == 2
+        and args[1] is type(None)
+        and _is_wire_class(args[0])
+    )
+
+
+def _wire_unstructure_fn(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Dict[str, Any]]:
+    """Unstructure a :class:`WireObject`: its fields, then its unknown keys beside them."""
+    generated = make_dict_unstructure_fn(cls, conv, extra=override(omit=True))
+
+    def unstructure(value: Any) -> Dict[str, Any]:
+        data: Dict[str, Any] = generated(value)
+        return {**value.extra, **data} if value.extra else data
+
+    return unstructure
+
+
+def _unknown(data: Mapping[str, Any], known: Iterable[str]) -> Mapping[str, Any]:
+    """The keys of ``data`` not in ``known``, as a read-only mapping."""
+    return MappingProxyType({key: value for key, value in data.items() if key not in known})
+
+
+def _with_extra(value: T, extra: Mapping[str, Any]) -> T:
+    object.__setattr__(value, "extra", MappingProxyType(dict(extra)))
+    return value
+
+
+def _fields(value: Any) -> Dict[str, Any]:
+    """An attrs object's fields as a dict, without ``extra``."""
+    return {
+        field.name: getattr(value, field.name)
+        for field in attrs.fields(type(value))
+        if field.name != "extra"
+    }
 
 
 def _register_union(conv: cattrs.Converter, union: Any, hook: Callable[[Any, Any], Any]) -> None:

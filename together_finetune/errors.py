@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Optional
 if TYPE_CHECKING:  # pragma: no cover - imported for annotations only
     import requests
 
-    from .models import DatasetReport, FineTune
+    from .models import DatasetReport, FileObject, FineTune
 
 __all__ = [
     "APIConnectionError",
@@ -152,12 +152,29 @@ class UploadError(TogetherError):
 
 
 class DatasetError(TogetherError, ValueError):
-    """A data set failed the local checks; :attr:`report` says why. Nothing was sent."""
+    """A data set was refused.
 
-    def __init__(self, report: DatasetReport) -> None:
-        super().__init__(report.summary())
-        #: The :class:`~together_finetune.models.DatasetReport` with every problem.
+    Either by the local checks (:attr:`report` says why; nothing was sent), or by
+    the server's check after the upload (:attr:`file` is the file object, whose
+    ``validation_report`` says why; the message is the server's ``error``).
+    """
+
+    def __init__(
+        self,
+        report: Optional[DatasetReport] = None,
+        *,
+        message: Optional[str] = None,
+        file: Optional[FileObject] = None,
+    ) -> None:
+        if message is None:
+            message = report.summary() if report is not None else "the data set was refused"
+        super().__init__(message)
+        #: The :class:`~together_finetune.models.DatasetReport` of the local check
+        #: (``None`` when the server refused the file).
         self.report = report
+        #: The :class:`~together_finetune.models.FileObject` the server refused
+        #: (``None`` for a local check).
+        self.file = file
 
 
 class FineTuneFailedError(TogetherError):
@@ -170,7 +187,8 @@ class FineTuneFailedError(TogetherError):
 
 
 class WaitTimeoutError(TogetherError, TimeoutError):
-    """``wait`` gave up before the job reached a terminal status."""
+    """``wait`` gave up before the job reached a terminal status (or
+    ``files.wait_until_processed`` before the file was checked; ``job`` is then ``None``)."""
 
     def __init__(self, message: str, *, job: Optional[FineTune]) -> None:
         super().__init__(message)

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from pathlib import Path
-from typing import List, Literal, Optional, Union, cast
+from typing import Callable, List, Literal, Optional, Union, cast
 
+from ._polling import check_poll_interval
 from ._resource import FILE_ID_PREFIX, Resource, check_file_id, path_segment
 from ._transfer.progress import UploadCounter
 from ._transfer.progress import UploadProgress as UploadProgress  # importable as before
@@ -28,7 +30,7 @@ from ._transfer.upload import PART_CONCURRENCY as PART_CONCURRENCY
 from ._transfer.upload import PART_SIZE as PART_SIZE
 from .converter import decode
 from .dataset import MAX_FILE_SIZE, check_dataset
-from .errors import APIResponseValidationError, DatasetError, UploadError
+from .errors import APIResponseValidationError, DatasetError, UploadError, WaitTimeoutError
 from .models import FileDeleteResult, FileObject
 from .transport import Timeout, Transport
 
@@ -66,6 +68,14 @@ def sha256_file(path: Union[str, os.PathLike[str]]) -> str:
     return digest.hexdigest()
 
 
+def _refusal(found: FileObject) -> str:
+    """Why the server refused a file: its ``error``, else the status."""
+    report = found.validation_report
+    status = found.processing_status.value if found.processing_status is not None else "?"
+    reason = report.error if report is not None and report.error else None
+    return f"file {found.id} is {status}: {reason}" if reason else f"file {found.id} is {status}"
+
+
 class Files(Resource):
     """The ``client.files`` namespace: data files for fine-tuning.
 
@@ -74,8 +84,11 @@ class Files(Resource):
     with small files.
     """
 
-    def __init__(self, transport: Transport) -> None:
+    def __init__(
+        self, transport: Transport, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         super().__init__(transport)
+        self._clock = clock
         #: files larger than this many bytes are uploaded in parts
         self.multipart_threshold = MULTIPART_THRESHOLD
         #: target size of one part
@@ -133,6 +146,52 @@ class Files(Resource):
             timeout=timeout,
         )
         return final
+
+    def wait_until_processed(
+        self,
+        id: str,
+        *,
+        timeout: Optional[float] = 600.0,
+        poll_interval: float = 2.0,
+    ) -> FileObject:
+        """Poll an uploaded file until the server has checked it; return it once valid.
+
+        Reads ``GET /files/{id}`` until ``processing_status`` is final. A file
+        without a ``processing_status`` (purposes the server does not check) is
+        returned as it is.
+
+        :param timeout: seconds to wait in all (``None``: for ever); then
+            :class:`WaitTimeoutError`.
+        :param poll_interval: seconds between reads.
+        :returns: the file, ``COMPLETED``.
+        :raises DatasetError: the server refused the file (``FAILED`` or
+            ``INVALID_FORMAT``); the message is the server's ``error`` and
+            ``.file`` the file object with its ``validation_report``.
+        """
+        file_id = check_file_id(id)
+        check_poll_interval(poll_interval)
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
+        ):
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        deadline = None if timeout is None else self._clock() + timeout
+        while True:
+            found = self.retrieve(file_id)
+            status = found.processing_status
+            if status is None or status == "COMPLETED":
+                return found
+            if status.is_final:
+                raise DatasetError(message=_refusal(found), file=found)
+            pause = poll_interval
+            if deadline is not None:
+                remaining = deadline - self._clock()
+                if remaining <= 0:
+                    raise WaitTimeoutError(
+                        f"file {file_id} was still {status.value} after waiting {timeout:g} s",
+                        job=None,
+                    )
+                pause = min(pause, remaining)
+            self._transport.sleep(pause)
 
     # -- upload ----------------------------------------------------------------------------
 

@@ -18,7 +18,8 @@ from typing import (
 )
 
 from ._polling import Poller
-from ._resource import JOB_ID_PREFIX, Resource, check_file_id, check_job_id, path_segment
+from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id
+from ._tokenization import Tokenization
 from ._transfer.progress import ProgressCallback
 from .converter import encode
 from .errors import NotFoundError
@@ -39,7 +40,12 @@ from .models import (
     TrainingType,
 )
 from .transport import Timeout, Transport
-from .validation import build_create_request, ensure_within_limits
+from .validation import (
+    apply_model_defaults,
+    build_create_request,
+    ensure_within_limits,
+    needs_model_limits,
+)
 
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
 
@@ -48,8 +54,12 @@ _MAYBE_CREATED = (
 )
 
 
-class FineTunes(Resource):
-    """Fine-tuning jobs: ``client.fine_tunes``."""
+class FineTunes(Tokenization):
+    """Fine-tuning jobs: ``client.fine_tunes``.
+
+    The tokenization endpoints (:meth:`preview`, :meth:`download_tokenized_dataset`)
+    come from :class:`~together_finetune._tokenization.Tokenization`.
+    """
 
     def __init__(self, transport: Transport, *, clock: Callable[[], float]) -> None:
         super().__init__(transport)
@@ -79,6 +89,11 @@ class FineTunes(Resource):
         suffix: Optional[str] = None,
         packing: Optional[bool] = None,
         max_seq_length: Optional[int] = None,
+        gradient_accumulation_steps: Optional[int] = None,
+        early_stopping_enabled: Optional[bool] = None,
+        early_stopping_patience: Optional[int] = None,
+        early_stopping_min_delta: Optional[float] = None,
+        early_stopping_warmup_evals: Optional[int] = None,
         training_type: Optional[TrainingType] = None,
         training_method: Optional[TrainingMethod] = None,
         train_on_inputs: Optional[Union[bool, Literal["auto"]]] = None,
@@ -111,7 +126,18 @@ class FineTunes(Resource):
 
         :param training_file: ID of an uploaded training file (``file-...``).
         :param model: base model name; omit it when continuing ``from_checkpoint``.
-        :param training_type: :class:`FullTraining` or :class:`LoRATraining` (server default: LoRA).
+        :param gradient_accumulation_steps: steps per optimizer update (0: the model's default).
+        :param early_stopping_enabled: stop when the validation loss stops improving;
+            needs a ``validation_file`` and ``n_evals >= patience + warmup_evals + 1``.
+        :param early_stopping_patience: evaluations without improvement tolerated
+            (server default 2); with ``early_stopping_min_delta`` (the smallest
+            improvement that counts, default 0) and ``early_stopping_warmup_evals``
+            (evaluations before patience counts, default 1): only with early stopping.
+        :param training_type: :class:`FullTraining` or :class:`LoRATraining` (server
+            default: LoRA). ``LoRATraining()`` without a rank gets the model's default
+            rank from its limits (one request per model per client).
+        :param multimodal_params: ``MultimodalParams(train_vision=True)`` is refused
+            before sending when the model's limits say it does not support vision.
         :param training_method: :class:`SFT` or :class:`DPO`.
         :param train_on_inputs: shorthand for ``training_method=SFT(train_on_inputs=...)``
             (only with SFT or no ``training_method``).
@@ -133,10 +159,28 @@ class FineTunes(Resource):
         arguments = dict(locals())
         for name in ("self", "check_limits", "timeout"):
             del arguments[name]
-        request = build_create_request(**arguments)
-        if check_limits and request.model is not None:
-            ensure_within_limits(request, self._cached_limits(request.model, timeout))
+        request = self.build_request(check_limits=check_limits, timeout=timeout, **arguments)
         return self.create_from_request(request, timeout=timeout)
+
+    def build_request(
+        self, *, check_limits: bool = False, timeout: Optional[Timeout] = None, **arguments: Any
+    ) -> FineTuneRequest:
+        """The checked :class:`FineTuneRequest` that ``create(**arguments)`` sends.
+
+        Takes what :meth:`create` takes. Reads the model's limits (once per model per
+        client) when the body depends on them: for ``LoRATraining()`` without a rank,
+        for ``train_vision=True``, and with ``check_limits``.
+
+        :raises ValueError: an argument is invalid (nothing was sent).
+        """
+        request = build_create_request(**arguments)
+        limits = None
+        if request.model is not None and (check_limits or needs_model_limits(request)):
+            limits = self._cached_limits(request.model, timeout)
+        request = apply_model_defaults(request, limits)
+        if check_limits and limits is not None:
+            ensure_within_limits(request, limits)
+        return request
 
     def create_from_request(
         self, request: FineTuneRequest, *, timeout: Optional[Timeout] = None
@@ -226,6 +270,7 @@ class FineTunes(Resource):
         global_step_to: Optional[int] = None,
         logged_at_from: Optional[datetime] = None,
         logged_at_to: Optional[datetime] = None,
+        resolution: Optional[int] = None,
         timeout: Optional[Timeout] = None,
     ) -> List[Dict[str, float]]:
         """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
@@ -234,9 +279,15 @@ class FineTunes(Resource):
         The filters are inclusive and sent as query parameters; the times must be
         timezone-aware datetimes and are sent in UTC (``2026-01-01T12:00:00Z``).
 
+        :param resolution: return about this many uniformly sampled training points
+            (a positive integer) instead of every one.
         :raises ValueError: a filter has the wrong type (nothing was sent).
         """
         params: Dict[str, Any] = {}
+        if resolution is not None:
+            if not isinstance(resolution, int) or isinstance(resolution, bool) or resolution < 1:
+                raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
+            params["resolution"] = resolution
         for name, step in (
             ("global_step_from", global_step_from),
             ("global_step_to", global_step_to),
@@ -461,6 +512,3 @@ class FineTunes(Resource):
             progress=progress,
             timeout=timeout,
         )
-
-    def _job_path(self, id: str, suffix: str = "") -> str:
-        return f"/fine-tunes/{path_segment(check_job_id(id))}{suffix}"

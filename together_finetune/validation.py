@@ -25,12 +25,16 @@ from .models import (
 )
 
 __all__ = [
+    "DEFAULT_LORA_RANK",
     "DPO_OPTIONS",
+    "EARLY_STOPPING_DEFAULTS",
     "MAX_SUFFIX_LENGTH",
+    "apply_model_defaults",
     "build_create_request",
     "check_against_limits",
     "create_request_problems",
     "ensure_within_limits",
+    "needs_model_limits",
     "validate_create_request",
 ]
 
@@ -42,6 +46,16 @@ DPO_OPTIONS = (
     "simpo_gamma",
     "dpo_normalize_logratios_by_length",
     "dpo_reference_free",
+)
+
+#: The rank ``LoRATraining()`` gets when the model's limits name no default rank.
+DEFAULT_LORA_RANK = 8
+#: What the API assumes for ``early_stopping_patience`` and ``early_stopping_warmup_evals``.
+EARLY_STOPPING_DEFAULTS = {"early_stopping_patience": 2, "early_stopping_warmup_evals": 1}
+_EARLY_STOPPING_OPTIONS = (
+    "early_stopping_patience",
+    "early_stopping_min_delta",
+    "early_stopping_warmup_evals",
 )
 
 TrainOnInputs = Union[bool, Literal["auto"]]
@@ -199,6 +213,8 @@ def _check(
     need_range("max_grad_norm", r.max_grad_norm, 0, None)
     need_range("weight_decay", r.weight_decay, 0, None)
     need_int("max_seq_length", r.max_seq_length, 1)
+    need_int("gradient_accumulation_steps", r.gradient_accumulation_steps, 0)
+    _check_early_stopping(r, problems, need_int, need_range, need_bool)
     if r.random_seed is not None and not _is_int(r.random_seed):
         problems.append(f"random_seed: must be an integer, got {r.random_seed!r}")
     if isinstance(r.lr_scheduler, (LinearLRScheduler, CosineLRScheduler)):
@@ -227,6 +243,38 @@ def _check(
         elif len(suffix) > MAX_SUFFIX_LENGTH:
             problems.append(f"suffix: at most {MAX_SUFFIX_LENGTH} characters, got {len(suffix)}")
     return method, problems
+
+
+def _check_early_stopping(
+    r: FineTuneRequest, problems: List[str], need_int: Any, need_range: Any, need_bool: Any
+) -> None:
+    """Early stopping's rules, as the API checks them: a validation file, and enough evaluations."""
+    need_bool("early_stopping_enabled", r.early_stopping_enabled)
+    need_int("early_stopping_patience", r.early_stopping_patience, 1)
+    need_range("early_stopping_min_delta", r.early_stopping_min_delta, 0, None)
+    need_int("early_stopping_warmup_evals", r.early_stopping_warmup_evals, 0)
+    given = [name for name in _EARLY_STOPPING_OPTIONS if getattr(r, name) is not None]
+    if r.early_stopping_enabled is not True:
+        if given:
+            problems.append(f"{', '.join(given)}: only apply with early_stopping_enabled=True")
+        return
+    if r.validation_file is None:
+        problems.append("early_stopping_enabled: needs a validation_file (and n_evals)")
+    patience = r.early_stopping_patience
+    warmup = r.early_stopping_warmup_evals
+    if patience is None:
+        patience = EARLY_STOPPING_DEFAULTS["early_stopping_patience"]
+    if warmup is None:
+        warmup = EARLY_STOPPING_DEFAULTS["early_stopping_warmup_evals"]
+    if not (_is_int(patience) and _is_int(warmup)):
+        return  # already reported above
+    needed = patience + warmup + 1
+    evals = r.n_evals if _is_int(r.n_evals) else 0
+    if evals < needed:  # type: ignore[operator]
+        problems.append(
+            f"n_evals: early stopping needs n_evals >= early_stopping_patience ({patience}) + "
+            f"early_stopping_warmup_evals ({warmup}) + 1 = {needed}, got {r.n_evals!r}"
+        )
 
 
 def validate_create_request(
@@ -311,7 +359,12 @@ def check_against_limits(request: FineTuneRequest, limits: ModelLimits) -> List[
             )
     lora = request.training_type
     max_rank = training.max_rank if training is not None else None
-    if isinstance(lora, LoRATraining) and max_rank is not None and lora.lora_r > max_rank:
+    if (
+        isinstance(lora, LoRATraining)
+        and max_rank is not None
+        and lora.lora_r is not None
+        and lora.lora_r > max_rank
+    ):
         problems.append(f"lora_r: must be at most {max_rank} for {model}, got {lora.lora_r}")
     for name, value, high in (
         ("n_epochs", request.n_epochs, limits.max_num_epochs),
@@ -340,6 +393,53 @@ def check_against_limits(request: FineTuneRequest, limits: ModelLimits) -> List[
                 f"got {request.learning_rate}"
             )
     return problems
+
+
+def needs_model_limits(request: FineTuneRequest) -> bool:
+    """Whether sending ``request`` needs its model's limits: a LoRA job without a rank
+    (the model's default rank is sent), or ``train_vision=True`` (the model must support it)."""
+    if request.model is None:
+        return False
+    lora = request.training_type
+    vision = request.multimodal_params
+    return (isinstance(lora, LoRATraining) and lora.lora_r is None) or (
+        vision is not None and vision.train_vision is True
+    )
+
+
+def apply_model_defaults(
+    request: FineTuneRequest, limits: Optional[ModelLimits]
+) -> FineTuneRequest:
+    """The request as it is sent: a LoRA job without a rank gets the model's default.
+
+    ``LoRATraining()`` without ``lora_r`` takes ``limits.lora_training.default_rank``
+    (:data:`DEFAULT_LORA_RANK` when the limits name none or are ``None``, as when
+    continuing ``from_checkpoint`` without a model), and ``lora_alpha`` twice that
+    unless given.
+
+    :raises ValueError: ``train_vision=True`` for a model whose limits say it does
+        not support vision.
+    """
+    vision = request.multimodal_params
+    if (
+        limits is not None
+        and vision is not None
+        and vision.train_vision is True
+        and limits.supports_vision is False
+    ):
+        raise ValueError(
+            f"invalid fine-tune arguments:\n  - multimodal_params: train_vision=True, but "
+            f"{limits.model_name} does not support vision training"
+        )
+    lora = request.training_type
+    if not isinstance(lora, LoRATraining) or lora.lora_r is not None:
+        return request
+    rank = None
+    if limits is not None and limits.lora_training is not None:
+        rank = limits.lora_training.default_rank
+    rank = DEFAULT_LORA_RANK if rank is None else rank
+    alpha = 2 * rank if lora.lora_alpha is None else lora.lora_alpha
+    return attrs.evolve(request, training_type=attrs.evolve(lora, lora_r=rank, lora_alpha=alpha))
 
 
 def ensure_within_limits(request: FineTuneRequest, limits: ModelLimits) -> None:

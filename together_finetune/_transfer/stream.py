@@ -19,7 +19,7 @@ import queue
 import re
 import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 import requests
 import urllib3.exceptions
@@ -31,7 +31,19 @@ from .progress import ProgressCallback
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
 
-__all__ = ["CHUNK_SIZE", "DEFAULT_READ_TIMEOUT", "Target", "download_to_file", "stream_download"]
+__all__ = [
+    "CHUNK_SIZE",
+    "DEFAULT_READ_TIMEOUT",
+    "Fetch",
+    "Target",
+    "download_to_file",
+    "stream_download",
+]
+
+#: Sends one GET of a download with these headers and (connect, read) timeouts and
+#: returns the streaming 2xx answer; raises like the transport does
+#: (:class:`APIStatusError`, :class:`APIConnectionError`). For URLs outside the API.
+Fetch = Callable[[Dict[str, str], Tuple[float, float]], requests.Response]
 
 #: Bytes read from the socket per chunk (at least 1 MiB).
 CHUNK_SIZE = 1 << 20
@@ -135,13 +147,22 @@ def stream_download(
     label: str,
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
+    fetch: Optional[Fetch] = None,
+    expected_size: Optional[int] = None,
 ) -> Tuple[Path, int, str]:
     """Stream ``GET path?params`` into ``target``, resuming a ``.part`` left for the same request.
 
     ``label`` names the download in messages. Returns the final path, the size and the
     sha256 hex digest.
+
+    :param fetch: sends the GETs instead of the transport (a presigned storage URL);
+        ``path`` and ``params`` then only name the download for a later resume.
+    :param expected_size: the size the file must have (announced by the API
+        beforehand); anything else is an error and nothing is placed at the target.
     """
     stream = _Stream(transport, path, params, target, progress, timeout, label=label)
+    stream.fetch = fetch
+    stream.expected_size = expected_size
     return stream.run(overwrite)
 
 
@@ -178,6 +199,8 @@ class _Stream:
         self.validator: Optional[str] = None
         self.checksum: Optional[str] = None
         self.content_type: Optional[str] = None
+        self.fetch: Optional[Fetch] = None
+        self.expected_size: Optional[int] = None
 
     # -- state kept beside the .part ----------------------------------------------------
 
@@ -264,14 +287,17 @@ class _Stream:
             if self.validator:
                 headers["If-Range"] = self.validator
         try:
-            response = self.transport.request(
-                "GET",
-                self.path,
-                params=self.params,
-                headers=headers,
-                stream=True,
-                timeout=self.timeout,
-            )
+            if self.fetch is not None:
+                response = self.fetch(headers, self.timeout)
+            else:
+                response = self.transport.request(
+                    "GET",
+                    self.path,
+                    params=self.params,
+                    headers=headers,
+                    stream=True,
+                    timeout=self.timeout,
+                )
         except APIStatusError as exc:
             if exc.status_code == 416 and self.offset > 0:
                 return self._unsatisfiable(exc)
@@ -389,6 +415,12 @@ class _Stream:
         final = self.target.resolve(self.content_type or "")
         size = part.stat().st_size
         digest = self.hasher.hexdigest()
+        if self.expected_size is not None and size != self.expected_size:
+            self._discard_part()
+            raise DownloadError(
+                f"download of {self.label} is {size} bytes but the API announced "
+                f"{self.expected_size}; nothing was written to {final}"
+            )
         if size != self.offset or (self.total is not None and size != self.total):
             announced = self.total if self.total is not None else self.offset
             self._discard_part()

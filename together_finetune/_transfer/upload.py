@@ -15,7 +15,19 @@ import ipaddress
 import math
 import re
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Mapping, NamedTuple, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Type,
+    Union,
+)
 from urllib.parse import quote, urljoin, urlsplit
 
 import requests
@@ -401,27 +413,36 @@ class _Upload:
         raise UploadError(f"more than {MAX_REDIRECTS} redirects while uploading {source.name}")
 
 
-def check_storage_url(url: str, api_base_url: str) -> None:
+def check_storage_url(
+    url: str,
+    api_base_url: str,
+    *,
+    action: str = "upload to",
+    error: Type[TogetherError] = UploadError,
+) -> None:
     """Refuse presigned URLs that could leak the file somewhere it should not go.
 
     Plain http and private addresses are allowed only when the API itself is plain
     http (a local fake server).
 
+    :param action: how messages name what was refused (``"download from"``).
+    :param error: what is raised (:class:`DownloadError` for downloads).
     :raises UploadError: naming what is wrong with the URL (never the URL itself).
     """
     try:
         parts = urlsplit(url)
         host = parts.hostname
     except ValueError as exc:
-        raise UploadError(f"the API handed out a malformed upload URL: {exc}") from exc
+        kind = "upload" if action == "upload to" else "download"
+        raise error(f"the API handed out a malformed {kind} URL: {exc}") from exc
     local_api = urlsplit(api_base_url).scheme == "http"
     if parts.scheme != "https" and not (parts.scheme == "http" and local_api):
-        raise UploadError(f"refusing to upload to a non-https URL ({parts.scheme}://...)")
+        raise error(f"refusing to {action} a non-https URL ({parts.scheme}://...)")
     if not host:
-        raise UploadError("refusing to upload to a URL without a host name")
+        raise error(f"refusing to {action} a URL without a host name")
     host = host.lower().rstrip(".")
     if host in _METADATA_HOSTS:
-        raise UploadError(f"refusing to upload to a cloud metadata host ({host})")
+        raise error(f"refusing to {action} a cloud metadata host ({host})")
     try:
         address: Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]] = (
             ipaddress.ip_address(host)
@@ -429,10 +450,10 @@ def check_storage_url(url: str, api_base_url: str) -> None:
     except ValueError:
         address = None
     if address is not None and address.is_link_local:
-        raise UploadError(f"refusing to upload to a link-local address ({host})")
+        raise error(f"refusing to {action} a link-local address ({host})")
     private = host == "localhost" or (address is not None and not address.is_global)
     if private and not local_api:
-        raise UploadError(f"refusing to upload to a non-public address ({host})")
+        raise error(f"refusing to {action} a non-public address ({host})")
 
 
 class _FileSlice:

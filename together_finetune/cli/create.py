@@ -29,7 +29,12 @@ def _given(args: argparse.Namespace, cls: type) -> Dict[str, Any]:
     """The flags given for the fields of the attrs class ``cls``, by field name."""
     import attrs
 
-    values = {field.name: getattr(args, field.name) for field in attrs.fields(cls)}
+    # ``extra`` holds what the server sent beyond the known fields: it has no flag.
+    values = {
+        field.name: getattr(args, field.name)
+        for field in attrs.fields(cls)
+        if field.name != "extra"
+    }
     return {name: value for name, value in values.items() if value is not None}
 
 
@@ -107,12 +112,13 @@ def create(args: argparse.Namespace, out: Out) -> int:
     fields = create_arguments(args)
     if args.dry_run:
         from ..converter import encode
-        from ..validation import build_create_request, ensure_within_limits
+        from ..validation import build_create_request, needs_model_limits
 
         request = build_create_request(**fields)
-        if args.check_limits and request.model is not None:
+        # The model's limits are read only when the body depends on them (or asked for).
+        if args.check_limits or needs_model_limits(request):
             with client(args) as api:
-                ensure_within_limits(request, api.fine_tunes.model_limits(request.model))
+                request = api.fine_tunes.build_request(**fields, check_limits=args.check_limits)
         out.json(masked(encode(request)))
         out.note(f"{PROG}: dry run: POST /fine-tunes not sent")
         return 0
@@ -174,6 +180,17 @@ def _add_create(subparsers: Subparsers) -> None:
     p.add_argument("--suffix")
     p.add_argument("--packing", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--max-seq-length", type=int)
+    p.add_argument("--gradient-accumulation-steps", type=int, help="0: the model's default")
+    p.add_argument(
+        "--early-stopping-enabled",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="stop when the validation loss stops improving "
+        "(needs --validation-file and --n-evals >= patience + warmup evals + 1)",
+    )
+    p.add_argument("--early-stopping-patience", type=int, help="default 2")
+    p.add_argument("--early-stopping-min-delta", type=float, help="default 0")
+    p.add_argument("--early-stopping-warmup-evals", type=int, help="default 1")
     # training_type
     kind = p.add_mutually_exclusive_group()
     kind.add_argument(
@@ -182,7 +199,7 @@ def _add_create(subparsers: Subparsers) -> None:
         help="LoRA training (the API's default when neither is given)",
     )
     kind.add_argument("--full", action="store_true", help="full-parameter training")
-    p.add_argument("--lora-r", type=int, help="adapter rank (default with --lora: 8)")
+    p.add_argument("--lora-r", type=int, help="adapter rank (default: the model's default rank)")
     p.add_argument("--lora-alpha", type=int, help="adapter scaling (default: 2 x rank)")
     p.add_argument("--lora-dropout", type=float)
     p.add_argument("--lora-trainable-modules", help='e.g. "all-linear"')

@@ -4,17 +4,25 @@ the modules of this package and re-exported here.
 The API's objects first (attribute names are the wire names), then the
 library's own results (:class:`DownloadResult`, :class:`DatasetReport`). The
 mapping from JSON lives in :mod:`together_finetune.converter` and nowhere else.
-Decoding is forward compatible: unknown keys are ignored, every field except
+Decoding is forward compatible: unknown keys are kept in each object's
+read-only ``extra`` mapping (:class:`WireObject`), every field except
 an object's identity is optional, and enum values the library does not know
 yet are kept as they came.
 """
 
 from __future__ import annotations
 
-from ._enums import FineTuneEventLevel, FineTuneEventType, FineTuneStatus
+from ._base import NO_EXTRA, WireObject
+from ._enums import FileProcessingStatus, FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .catalog import ModelLimits, PriceEstimate, TrainingLimits
-from .files import FileDeleteResult, FileObject
+from .files import FileDeleteResult, FileObject, ValidationReport
 from .jobs import Checkpoint, DeleteResult, FineTune, FineTuneEvent, FineTuneProgress
+from .preview import (
+    IGNORED_LABEL,
+    TokenizationPreview,
+    TokenizationPreviewRow,
+    TokenizedDatasetLink,
+)
 from .requests import FineTuneRequest, PriceEstimateRequest
 from .results import DatasetProblem, DatasetReport, DownloadResult
 from .training import (
@@ -36,6 +44,8 @@ from .training import (
 
 __all__ = [
     "DPO",
+    "IGNORED_LABEL",
+    "NO_EXTRA",
     "SFT",
     "BatchSize",
     "Checkpoint",
@@ -46,6 +56,7 @@ __all__ = [
     "DownloadResult",
     "FileDeleteResult",
     "FileObject",
+    "FileProcessingStatus",
     "FineTune",
     "FineTuneEvent",
     "FineTuneEventLevel",
@@ -61,10 +72,15 @@ __all__ = [
     "MultimodalParams",
     "PriceEstimate",
     "PriceEstimateRequest",
+    "TokenizationPreview",
+    "TokenizationPreviewRow",
+    "TokenizedDatasetLink",
     "TrainingLimits",
     "TrainingMethod",
     "TrainingType",
     "UnknownLRScheduler",
     "UnknownTrainingMethod",
     "UnknownTrainingType",
+    "ValidationReport",
+    "WireObject",
 ]

@@ -18,7 +18,10 @@ class _OpenStrEnum(str, enum.Enum):
     def _missing_(cls, value: object) -> Any:
         if not isinstance(value, str):
             return None
-        member = cls._value2member_map_.get(value.lower())
+        members = cls._value2member_map_
+        member = members.get(value.lower())
+        if member is None:
+            member = members.get(value.upper())
         if member is not None:
             return member
         pseudo = str.__new__(cls, value)
@@ -91,11 +94,40 @@ class FineTuneEventType(_OpenStrEnum):
     JOB_RESTARTED = "job_restarted"
     REFUND = "refund"
     WARNING = "warning"
+    EARLY_STOPPED = "early_stopped"
+    TOKENIZED_DATASET_UPLOAD_COMPLETE = "tokenized_dataset_upload_complete"
 
 
 class FineTuneEventLevel(_OpenStrEnum):
-    """Severity of an event (``Info``, ``info`` and ``INFO`` all decode to ``INFO``)."""
+    """Severity of an event (``Info``, ``info`` and ``INFO`` all decode to ``INFO``).
+
+    The ``LEGACY_*`` members are levels older jobs carry (the spec's enum spells
+    two of them with a stray ``i``, as the API does).
+    """
 
     INFO = "info"
     WARNING = "warning"
     ERROR = "error"
+    LEGACY_INFO = "legacy_info"
+    LEGACY_IWARNING = "legacy_iwarning"
+    LEGACY_IERROR = "legacy_ierror"
+
+
+class FileProcessingStatus(_OpenStrEnum):
+    """Where the server is with checking an uploaded file (``processing_status``).
+
+    Values it does not know yet are kept; lookup ignores case, and a member
+    compares equal to its upper-case wire string (``status == "COMPLETED"``).
+    """
+
+    PENDING = "PENDING"
+    QUEUED = "QUEUED"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    INVALID_FORMAT = "INVALID_FORMAT"
+
+    @property
+    def is_final(self) -> bool:
+        """True once the server is done: ``COMPLETED``, ``FAILED`` or ``INVALID_FORMAT``."""
+        return self.value.upper() in ("COMPLETED", "FAILED", "INVALID_FORMAT")

@@ -6,9 +6,11 @@ from typing import List, Optional
 
 import attrs
 
+from ._base import WireObject
+
 
 @attrs.frozen
-class PriceEstimate:
+class PriceEstimate(WireObject):
     """What a job would cost, or why that cannot be estimated yet.
 
     ``estimation_available`` is False when the API could not estimate
@@ -25,7 +27,7 @@ class PriceEstimate:
 
 
 @attrs.frozen
-class TrainingLimits:
+class TrainingLimits(WireObject):
     """Batch-size (and, for LoRA, rank) limits of one training type."""
 
     max_batch_size: Optional[int] = None
@@ -37,10 +39,13 @@ class TrainingLimits:
 
 
 @attrs.frozen
-class ModelLimits:
+class ModelLimits(WireObject):
     """What a base model allows for fine-tuning.
 
-    ``full_training`` is ``None`` when the model cannot be fully fine-tuned.
+    ``full_training`` is ``None`` when the model cannot be fully fine-tuned;
+    ``lora_training.default_rank`` is the rank a job gets when
+    ``LoRATraining()`` names none; ``supports_vision`` says whether
+    ``MultimodalParams(train_vision=True)`` is allowed.
     """
 
     model_name: str

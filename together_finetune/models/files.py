@@ -2,13 +2,42 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import attrs
 
+from ._base import WireObject
+from ._enums import FileProcessingStatus
+
 
 @attrs.frozen
-class FileObject:
+class ValidationReport(WireObject):
+    """What the server found when it checked an uploaded data file.
+
+    :ivar valid: whether the file can be trained on.
+    :ivar dataset_format: the format it detected, e.g. ``"CONVERSATION"``.
+    :ivar error: why the file is invalid (with ``error_type``, e.g. ``"INVALID_FORMAT"``).
+    :ivar nlines: lines (samples) in the file.
+    :ivar dataset_has_parallel_tool_calls: and the other ``dataset_*`` flags say
+        which features the data set uses.
+    """
+
+    valid: Optional[bool] = None
+    dataset_format: Optional[str] = None
+    dataset_has_message_weights: Optional[bool] = None
+    dataset_has_parallel_tool_calls: Optional[bool] = None
+    dataset_has_reasoning: Optional[bool] = None
+    dataset_has_sample_weights: Optional[bool] = None
+    dataset_has_tools: Optional[bool] = None
+    dataset_is_multimodal: Optional[bool] = None
+    error: Optional[str] = None
+    error_type: Optional[str] = None
+    file_id: Optional[str] = None
+    nlines: Optional[int] = None
+
+
+@attrs.frozen
+class FileObject(WireObject):
     """A file stored with Together (``FileResponse`` on the wire).
 
     :param id: the file ID (``file-...``), what ``training_file`` takes.
@@ -19,8 +48,9 @@ class FileObject:
     :param file_type: ``"jsonl"``, ``"parquet"`` or ``"csv"`` (``FileType`` on the wire).
     :param processed: whether the API has processed it (``Processed`` on the wire).
     :param processing_status: ``PENDING``, ``QUEUED``, ``RUNNING``, ``COMPLETED``,
-        ``FAILED`` or ``INVALID_FORMAT`` (sent by the preprocess step).
-    :param validation_report: the server's validation report, as sent.
+        ``FAILED`` or ``INVALID_FORMAT`` (sent by the preprocess step; see
+        :meth:`Files.wait_until_processed <together_finetune.files.Files.wait_until_processed>`).
+    :param validation_report: what the server's check of the file found, once it ran.
     """
 
     id: str
@@ -31,12 +61,12 @@ class FileObject:
     purpose: Optional[str] = None
     file_type: Optional[str] = None
     processed: Optional[bool] = None
-    processing_status: Optional[str] = None
-    validation_report: Optional[Any] = None
+    processing_status: Optional[FileProcessingStatus] = None
+    validation_report: Optional[ValidationReport] = None
 
 
 @attrs.frozen
-class FileDeleteResult:
+class FileDeleteResult(WireObject):
     """The answer to ``DELETE /files/{id}``."""
 
     id: str

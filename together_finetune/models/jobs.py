@@ -7,12 +7,13 @@ from typing import List, Literal, Optional, Union
 
 import attrs
 
+from ._base import WireObject
 from ._enums import FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .training import BatchSize, LRScheduler, MultimodalParams, TrainingMethod, TrainingType
 
 
 @attrs.frozen
-class FineTuneProgress:
+class FineTuneProgress(WireObject):
     """Estimated time to the job's next status change."""
 
     estimate_available: Optional[bool] = None
@@ -20,8 +21,16 @@ class FineTuneProgress:
 
 
 @attrs.frozen
-class FineTuneEvent:
-    """One entry of a job's event log."""
+class FineTuneEvent(WireObject):
+    """One entry of a job's event log.
+
+    :ivar early_stopping_best_step: on an ``early_stopped`` event, the step of the
+        best evaluation (the halt step when ``early_stopping_best_metric_value`` is
+        ``None``: no finite improving evaluation was recorded).
+    :ivar early_stopping_best_metric_value: the best validation loss seen.
+    :ivar tokenized_dataset_path: where the tokenized data set was stored (on
+        ``tokenized_dataset_upload_complete``).
+    """
 
     message: Optional[str] = None
     type: Optional[FineTuneEventType] = None
@@ -37,14 +46,34 @@ class FineTuneEvent:
     model_path: Optional[str] = None
     training_offset: Optional[int] = None
     hash: Optional[str] = None
+    early_stopping_best_step: Optional[int] = None
+    early_stopping_best_metric_value: Optional[float] = None
+    tokenized_dataset_path: Optional[str] = None
 
 
 @attrs.frozen
-class FineTune:
+class FineTune(WireObject):
     """A fine-tuning job, as returned by create, list, retrieve and cancel.
 
     Only ``id`` and ``status`` are always present; list and create answers
     carry fewer fields than retrieve.
+
+    :ivar total_price: what the job cost, as the API sends it: an integer in
+        nanodollars (:attr:`total_price_usd` gives dollars).
+    :ivar early_stopped: whether early stopping halted the job.
+    :ivar early_stopping_best_metric: the best validation loss seen (``None``: no
+        finite improving evaluation was recorded).
+    :ivar early_stopping_best_step: the step of that evaluation (the halt step
+        when the metric is ``None``).
+    :ivar model_object_name: the output model's entry in Together's model
+        registry (``<project>/<model>``), with ``model_object_id`` (``ml_...``) and
+        ``model_object_revision_id`` (``rv_...``).
+    :ivar adapter_object_name: the same for the LoRA adapter
+        (``<project>/<model>-adapter``), with its ID and revision ID.
+    :ivar tokenized_dataset_path: where the tokenized training data was stored,
+        and ``tokenized_dataset_uploaded_at`` when (see
+        :meth:`FineTunes.download_tokenized_dataset
+        <together_finetune.fine_tunes.FineTunes.download_tokenized_dataset>`).
     """
 
     id: str
@@ -88,7 +117,7 @@ class FineTune:
     trainingfile_size: Optional[int] = None
     token_count: Optional[int] = None
     param_count: Optional[int] = None
-    total_price: Optional[float] = None
+    total_price: Optional[int] = None
     epochs_completed: Optional[int] = None
     steps_completed: Optional[int] = None
     total_steps: Optional[int] = None
@@ -99,6 +128,27 @@ class FineTune:
     owner_address: Optional[str] = None
     progress: Optional[FineTuneProgress] = None
     events: Optional[List[FineTuneEvent]] = None
+    gradient_accumulation_steps: Optional[int] = None
+    early_stopping_enabled: Optional[bool] = None
+    early_stopping_patience: Optional[int] = None
+    early_stopping_min_delta: Optional[float] = None
+    early_stopping_warmup_evals: Optional[int] = None
+    early_stopped: Optional[bool] = None
+    early_stopping_best_metric: Optional[float] = None
+    early_stopping_best_step: Optional[int] = None
+    model_object_id: Optional[str] = None
+    model_object_name: Optional[str] = None
+    model_object_revision_id: Optional[str] = None
+    adapter_object_id: Optional[str] = None
+    adapter_object_name: Optional[str] = None
+    adapter_object_revision_id: Optional[str] = None
+    tokenized_dataset_path: Optional[str] = None
+    tokenized_dataset_uploaded_at: Optional[datetime] = None
+
+    @property
+    def total_price_usd(self) -> Optional[float]:
+        """:attr:`total_price` in dollars (the wire integer is nanodollars); ``None`` if absent."""
+        return None if self.total_price is None else self.total_price / 1e9
 
     @property
     def is_terminal(self) -> bool:
@@ -107,17 +157,27 @@ class FineTune:
 
 
 @attrs.frozen
-class Checkpoint:
-    """A saved model version of a job (intermediate or final)."""
+class Checkpoint(WireObject):
+    """A saved model version of a job (intermediate or final).
+
+    :ivar checkpoint: ``"model"`` or ``"adapter"``: what this checkpoint is, the
+        selector the download endpoint takes.
+    :ivar object_name: its entry in Together's model registry, with
+        ``object_id`` (``ml_...``) and ``object_revision_id``.
+    """
 
     step: Optional[int] = None
     path: Optional[str] = None
     created_at: Optional[datetime] = None
     checkpoint_type: Optional[str] = None
+    checkpoint: Optional[str] = None
+    object_id: Optional[str] = None
+    object_name: Optional[str] = None
+    object_revision_id: Optional[str] = None
 
 
 @attrs.frozen
-class DeleteResult:
+class DeleteResult(WireObject):
     """The answer to a delete."""
 
     message: Optional[str] = None

@@ -33,6 +33,11 @@ class FineTuneRequest:
     suffix: Optional[str] = None
     packing: Optional[bool] = None
     max_seq_length: Optional[int] = None
+    gradient_accumulation_steps: Optional[int] = None
+    early_stopping_enabled: Optional[bool] = None
+    early_stopping_patience: Optional[int] = None
+    early_stopping_min_delta: Optional[float] = None
+    early_stopping_warmup_evals: Optional[int] = None
     training_type: Optional[TrainingType] = None
     training_method: Optional[TrainingMethod] = None
     multimodal_params: Optional[MultimodalParams] = None

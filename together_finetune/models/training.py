@@ -6,32 +6,40 @@ from typing import Any, Dict, Literal, Optional, Union
 
 import attrs
 
+from ._base import WireObject
+
 
 @attrs.frozen
-class FullTraining:
+class FullTraining(WireObject):
     """Full-parameter training (``{"type": "Full"}`` on the wire)."""
 
 
 @attrs.frozen
-class LoRATraining:
+class LoRATraining(WireObject):
     """LoRA adapter training (``{"type": "Lora", ...}`` on the wire).
 
-    :param lora_r: adapter rank.
-    :param lora_alpha: scaling; defaults to ``2 * lora_r``.
+    :param lora_r: adapter rank. ``None`` (the default) means the model's default:
+        ``create()`` sends the ``lora_training.default_rank`` of the model's limits
+        (read once per model per client), or 8 when the limits name none or the
+        job continues ``from_checkpoint`` without a ``model``.
+    :param lora_alpha: scaling; defaults to ``2 * lora_r`` (also when the rank
+        is the model's default).
     :param lora_dropout: dropout in [0, 1); server default when ``None``.
     :param lora_trainable_modules: comma-separated module names, e.g. ``"all-linear"``.
     """
 
-    lora_r: int = 8
-    lora_alpha: int = attrs.field(
-        default=attrs.Factory(lambda self: 2 * self.lora_r, takes_self=True)
+    lora_r: Optional[int] = None
+    lora_alpha: Optional[int] = attrs.field(
+        default=attrs.Factory(
+            lambda self: None if self.lora_r is None else 2 * self.lora_r, takes_self=True
+        )
     )
     lora_dropout: Optional[float] = None
     lora_trainable_modules: Optional[str] = None
 
 
 @attrs.frozen
-class UnknownTrainingType:
+class UnknownTrainingType(WireObject):
     """A training type this version of the library does not know, kept as sent."""
 
     type: str
@@ -42,7 +50,7 @@ TrainingType = Union[FullTraining, LoRATraining, UnknownTrainingType]
 
 
 @attrs.frozen
-class SFT:
+class SFT(WireObject):
     """Supervised fine-tuning (``{"method": "sft", ...}``).
 
     :param train_on_inputs: ``True``, ``False`` or ``"auto"`` (mask the inputs
@@ -53,7 +61,7 @@ class SFT:
 
 
 @attrs.frozen
-class DPO:
+class DPO(WireObject):
     """Direct preference optimisation (``{"method": "dpo", ...}``); ``None`` fields are not sent."""
 
     dpo_beta: Optional[float] = None
@@ -64,7 +72,7 @@ class DPO:
 
 
 @attrs.frozen
-class UnknownTrainingMethod:
+class UnknownTrainingMethod(WireObject):
     """A training method this version of the library does not know, kept as sent."""
 
     method: str
@@ -75,14 +83,14 @@ TrainingMethod = Union[SFT, DPO, UnknownTrainingMethod]
 
 
 @attrs.frozen
-class LinearLRScheduler:
+class LinearLRScheduler(WireObject):
     """Linear decay to ``min_lr_ratio`` × the learning rate."""
 
     min_lr_ratio: float = 0.0
 
 
 @attrs.frozen
-class CosineLRScheduler:
+class CosineLRScheduler(WireObject):
     """Cosine decay to ``min_lr_ratio`` × the learning rate over ``num_cycles`` cycles."""
 
     min_lr_ratio: float = 0.0
@@ -90,7 +98,7 @@ class CosineLRScheduler:
 
 
 @attrs.frozen
-class UnknownLRScheduler:
+class UnknownLRScheduler(WireObject):
     """A scheduler this library does not know, or the legacy empty one.
 
     Legacy jobs send ``lr_scheduler_type: ""`` with no arguments.
@@ -106,7 +114,11 @@ BatchSize = Union[int, Literal["max"]]
 
 
 @attrs.frozen
-class MultimodalParams:
-    """Options for multimodal models."""
+class MultimodalParams(WireObject):
+    """Options for multimodal models.
+
+    :param train_vision: also train the vision encoder; only for models whose
+        limits say ``supports_vision`` (``create()`` checks before sending).
+    """
 
     train_vision: Optional[bool] = None

@@ -1,0 +1,145 @@
+"""How a job's training data looks to the model: the tokenization preview of a
+training file, and the download of a job's tokenized data set.
+
+Part of ``client.fine_tunes`` (:class:`~together_finetune.fine_tunes.FineTunes`
+inherits these methods); kept apart so each module stays one subject.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Optional, Union, cast
+
+from ._resource import Resource, check_file_id, check_job_id, path_segment
+from ._transfer.progress import ProgressCallback
+from .models import DownloadResult, TokenizationPreview, TokenizedDatasetLink
+from .transport import Timeout
+
+__all__ = ["Tokenization"]
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+class Tokenization(Resource):
+    """The tokenization endpoints of ``client.fine_tunes``."""
+
+    def preview(
+        self,
+        *,
+        model: str,
+        training_file: str,
+        top_k: Optional[int] = None,
+        train_on_inputs: Optional[bool] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> TokenizationPreview:
+        """How a training file will be tokenized for ``model`` (``POST /fine-tunes/preview``).
+
+        The answer samples rows of the file; each has its tokens, their labels
+        (``-100`` for tokens that do not train) and the trained spans.
+
+        :param top_k: how many rows to sample (server default when ``None``).
+        :param train_on_inputs: also train on the inputs (user turns, prompts);
+            by default the server masks them.
+        :raises ValueError: an argument is invalid (nothing was sent).
+        """
+        problems = []
+        if not isinstance(model, str) or not model.strip():
+            problems.append(f"model: must be a non-empty model name, got {model!r}")
+        if top_k is not None and not (_is_int(top_k) and top_k >= 1):
+            problems.append(f"top_k: must be an integer >= 1, got {top_k!r}")
+        flag: object = train_on_inputs
+        if flag is not None and not isinstance(flag, bool):
+            problems.append(f"train_on_inputs: must be True or False, got {train_on_inputs!r}")
+        try:
+            check_file_id(training_file, "training_file")
+        except ValueError as exc:
+            problems.append(str(exc))
+        if problems:
+            raise ValueError("invalid preview arguments:\n  - " + "\n  - ".join(problems))
+        body: Dict[str, Any] = {"model": model, "training_file": training_file}
+        if top_k is not None:
+            body["top_k"] = top_k
+        if train_on_inputs is not None:
+            body["train_on_inputs"] = train_on_inputs
+        return cast(
+            "TokenizationPreview",
+            self._call(
+                "POST",
+                "/fine-tunes/preview",
+                TokenizationPreview,
+                json_body=body,
+                idempotent=True,  # computes an answer, changes nothing
+                timeout=timeout,
+            ),
+        )
+
+    def tokenized_dataset_link(
+        self, id: str, *, timeout: Optional[Timeout] = None
+    ) -> TokenizedDatasetLink:
+        """Where a job's tokenized data set can be fetched: a presigned URL, its file
+        name and size (``GET /fine-tunes/{id}/download-tokenized-dataset``)."""
+        return cast(
+            "TokenizedDatasetLink",
+            self._get(
+                self._job_path(id, "/download-tokenized-dataset"),
+                TokenizedDatasetLink,
+                timeout=timeout,
+            ),
+        )
+
+    def download_tokenized_dataset(
+        self,
+        id: str,
+        *,
+        output: Union[str, os.PathLike[str], None] = None,
+        overwrite: bool = False,
+        progress: Union[bool, ProgressCallback, None] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> DownloadResult:
+        """Download the tokenized data set a job trained on.
+
+        Asks the API for a presigned URL, then streams the archive from storage
+        (without the API key) like a model download: into ``<target>.part``,
+        resumable, checked against the size the API announced, and renamed into
+        place only when complete.
+
+        :param output: a file path, or an existing directory (default: the current
+            directory) in which the file gets the name the API suggests, made safe.
+        :param overwrite: replace an existing file at the target.
+        :param progress: ``True`` for a progress bar on stderr (needs the
+            ``progress`` extra), or a callback ``(bytes_done, total)``.
+        :raises DownloadError: the download could not be completed.
+        """
+        # The engines load requests: imported on first use, like the transport does.
+        from ._transfer.model import resolve_output
+        from ._transfer.presigned import download_presigned, safe_filename
+        from ._transfer.progress import download_progress
+
+        job_id = check_job_id(id)
+        where = resolve_output(output, overwrite=overwrite)
+        link = self.tokenized_dataset_link(job_id, timeout=timeout)
+        name = safe_filename(link.filename, f"{job_id}-tokenized-dataset.tar.zst")
+        final = where.file if where.file is not None else where.directory / name
+        callback = download_progress(progress, name)
+        try:
+            path, size, digest = download_presigned(
+                self._transport,
+                link.url,
+                source=self._job_path(job_id, "/download-tokenized-dataset"),
+                output=final,
+                expected_size=link.size,
+                overwrite=overwrite,
+                label=f"the tokenized data set of {job_id}",
+                progress=callback,
+                timeout=timeout,
+            )
+        finally:
+            closer = getattr(callback, "close", None)
+            if closer is not None:
+                closer()
+        return DownloadResult(id=job_id, checkpoint_step=None, path=path, size=size, sha256=digest)
+
+    def _job_path(self, id: str, suffix: str = "") -> str:
+        return f"/fine-tunes/{path_segment(check_job_id(id))}{suffix}"

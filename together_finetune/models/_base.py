@@ -1,0 +1,25 @@
+"""What every object decoded from the API shares: the keys this library does not know yet."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import attrs
+
+#: The ``extra`` of an object that came with no unknown keys (shared, read-only).
+NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+
+
+@attrs.frozen
+class WireObject:
+    """Base of the classes the API's answers decode into.
+
+    :ivar extra: the keys of the object the server sent that this version of
+        the library does not know, wire key to decoded JSON value, read-only
+        (empty when there were none). A field the API adds is reachable here the
+        day it ships. Not part of equality or the repr; ``--json`` output of the
+        command line includes these keys.
+    """
+
+    extra: Mapping[str, Any] = attrs.field(default=NO_EXTRA, eq=False, repr=False, kw_only=True)
