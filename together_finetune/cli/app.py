@@ -9,7 +9,7 @@ from typing import Callable, List, NoReturn, Optional, Sequence
 
 from .._version import __version__
 from ..errors import APIStatusError, TogetherError
-from . import create, files, jobs, misc
+from . import create, files, jobs, misc, preview
 from .base import PROG, UsageError
 from .output import Out, scrub
 
@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", help="tracebacks and request logs")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for group in (create, jobs, misc, files):
+    for group in (create, jobs, preview, misc, files):
         group.register(subparsers)
     return parser
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, List, Sequence
+from typing import TYPE_CHECKING, List, Sequence, Tuple
 
 from . import arguments
 from .base import PROG, add_command, add_job_command, client
-from .output import Out, plain, show_job, table, text, when
+from .output import Out, block, plain, show_job, table, text, when
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import FineTune, FineTuneEvent
@@ -48,11 +48,52 @@ def list_jobs(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def _early_stopping(job: FineTune) -> str:
+    if job.early_stopped:
+        best = job.early_stopping_best_metric
+        step = text(job.early_stopping_best_step)
+        if best is None:
+            return f"stopped early at step {step} (no finite improving evaluation)"
+        return f"stopped early; best eval loss {best:.6g} at step {step}"
+    settings = [
+        f"{label} {value}"
+        for label, value in (
+            ("patience", job.early_stopping_patience),
+            ("min delta", job.early_stopping_min_delta),
+            ("warmup evals", job.early_stopping_warmup_evals),
+        )
+        if value is not None
+    ]
+    return "enabled" + (f" ({', '.join(settings)})" if settings else "")
+
+
+def job_details(job: FineTune) -> List[Tuple[str, str]]:
+    """What ``retrieve`` shows beyond the job block, when the API sent it: early
+    stopping, the registry entries of the outputs, the price, the tokenized data."""
+    pairs: List[Tuple[str, str]] = []
+    if job.early_stopping_enabled or job.early_stopped is not None:
+        pairs.append(("EARLY STOPPING", _early_stopping(job)))
+    for label, name, revision in (
+        ("REGISTRY MODEL", job.model_object_name, job.model_object_revision_id),
+        ("REGISTRY ADAPTER", job.adapter_object_name, job.adapter_object_revision_id),
+    ):
+        if name:
+            pairs.append((label, name + (f" ({revision})" if revision else "")))
+    if job.total_price_usd is not None:
+        pairs.append(("PRICE", f"${job.total_price_usd:.2f}"))
+    if job.tokenized_dataset_path:
+        pairs.append(("TOKENIZED DATA", job.tokenized_dataset_path))
+    return pairs
+
+
 def retrieve(args: argparse.Namespace, out: Out) -> int:
-    """``retrieve JOB_ID``."""
+    """``retrieve JOB_ID``: the job block, then early stopping and registry names if present."""
     with client(args) as api:
         job = api.fine_tunes.retrieve(args.id)
     show_job(job, out)
+    details = job_details(job)
+    if details and not out.json_mode:
+        out.line(block(details))
     return 0
 
 
@@ -126,6 +167,7 @@ def metrics(args: argparse.Namespace, out: Out) -> int:
             global_step_to=args.step_to,
             logged_at_from=args.since,
             logged_at_to=args.until,
+            resolution=args.resolution,
         )
     if out.json_mode:
         out.json(rows)
@@ -212,6 +254,9 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--step-to", type=int, help="last global step (inclusive)")
     p.add_argument("--since", type=arguments.timestamp, help="logged at or after (ISO-8601)")
     p.add_argument("--until", type=arguments.timestamp, help="logged at or before (ISO-8601)")
+    p.add_argument(
+        "--resolution", type=arguments.positive_int, help="about N uniformly sampled points"
+    )
 
     p = add_job_command(subparsers, "wait", "wait for a job to finish (exit 1 if it failed)", wait)
     p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")
