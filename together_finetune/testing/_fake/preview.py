@@ -147,8 +147,10 @@ class Tokenization(Routes):
                 )
             spec = DownloadSpec(Body(data=self._archive(job)), content_type="application/zstd")
         filename = filename or f"{job_id}-tokenized.tar.zst"
-        path = f"/tokenized/{secrets.token_hex(8)}/{quote(filename, safe='')}"
-        self._storage.register(path, spec)
+        folder = f"/tokenized/{secrets.token_hex(8)}/"
+        # Storage matches the decoded path; the URL carries the name percent-encoded.
+        self._storage.register(folder + filename, spec)
+        path = folder + quote(filename, safe="")
         expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=URL_LIFETIME_SECONDS)
         signature = secrets.token_hex(8)
         return 200, {
