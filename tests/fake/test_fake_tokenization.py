@@ -295,3 +295,34 @@ def test_set_tokenized_dataset_serves_a_body_and_filename(
     body = tokenized(fake, http, job["id"]).json()
     assert (body["size"], body["filename"]) == (70_000, "../odd name.tar.zst")
     assert len(requests.get(body["url"], timeout=5).content) == 70_000
+
+
+def test_preview_reads_parts_reasoning_and_tool_calls(
+    fake: FakeTogether, http: requests.Session
+) -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "lookup", "arguments": "{}"}}
+    sample = {
+        "messages": [
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "Look"},
+                    {"type": "image_url", "image_url": {"url": "data:,"}},
+                ],
+            },
+            {"role": "assistant", "content": "", "reasoning": "Hmm", "tool_calls": [call]},
+        ]
+    }
+    tokens = preview(fake, http, training_file=chat_file(fake, sample)).json()["rows"][0]["tokens"]
+    assert tokens[:7] == ["<s>", "<|user|>", "Look", "<", "image", ">", "<|end|>"]
+    assert tokens[7:9] == ["<|assistant|>", "Hmm"]
+    assert "lookup" in tokens
+
+
+def test_knob_settings_read_back(fake: FakeTogether) -> None:
+    assert (fake.legacy_levels, fake.add_unknown_fields) == (False, False)
+    assert (fake.file_processing_seconds, fake.preview_max_seq_length) == (1.0, None)
+    fake.legacy_levels = fake.add_unknown_fields = True
+    fake.file_processing_seconds, fake.preview_max_seq_length = 0.0, 16
+    assert (fake.legacy_levels, fake.add_unknown_fields) == (True, True)
+    assert (fake.file_processing_seconds, fake.preview_max_seq_length) == (0.0, 16)

@@ -289,6 +289,18 @@ WAIVERS: tuple[Waiver, ...] = (
         path=r"gradient_accumulation_steps|early_stopping_(enabled|patience|min_delta|warmup_evals)",
     ),
     Waiver(
+        "download checkpoint selector 'model'",
+        "newer than the spec: a checkpoint's 'checkpoint' field ('model' or 'adapter', "
+        "TypeScript SDK 6d40fa4, together 3.1.1) is the selector to pass to the download "
+        "endpoint; the spec's enum for 'checkpoint' lacks 'model'",
+        where="request",
+        kind="schema",
+        operation=r"GET /finetune/download",
+        path="(checkpoint)?",
+        check="enum",
+        message="'model' is not one of .*",
+    ),
+    Waiver(
         "metrics resolution query parameter",
         "newer than the spec: the TypeScript SDK (08c66e8, 2026-05-12) and together 3.1.1 "
         "send 'resolution' (the number of uniformly sampled train points) as a query parameter",
