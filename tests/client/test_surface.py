@@ -51,11 +51,12 @@ def test_list_checkpoints_decodes_and_ignores_extra_fields(
     assert [c.checkpoint_type for c in checkpoints] == [
         "Intermediate",
         "Final Merged",
+        "Final Adapter",
         "Intermediate",
     ]
-    assert [c.step for c in checkpoints] == [10, 20, 15]
+    assert [c.step for c in checkpoints] == [10, 20, 20, 15]
     assert checkpoints[0].path == server.checkpoints[job["id"]][0]["path"]
-    assert checkpoints[2].created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert checkpoints[3].created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
 
 
 def test_list_checkpoints_of_a_new_job_is_empty(server: FakeTogether, client: Client) -> None:

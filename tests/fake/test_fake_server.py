@@ -244,6 +244,7 @@ def test_advance_walks_the_lifecycle_with_events_and_checkpoints(
     assert [(c["step"], c["checkpoint_type"]) for c in checkpoints] == [
         (10, "Intermediate"),
         (20, "Final Merged"),
+        (20, "Final Adapter"),
     ]
     fake.advance(job_id)
     assert fake.jobs[job_id]["status"] == "completed"

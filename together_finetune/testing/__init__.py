@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from together_finetune.testing._fake.storage import StorageServer
     from together_finetune.testing.archive import (
         build_model_archive,
+        build_tokenized_archive,
         hostile_archive,
         model_archive_files,
         synthetic_bytes,
@@ -54,6 +55,7 @@ _EXPORTS = {
     "StorageServer": "_fake.storage",
     "observe_exchanges": "_fake.exchanges",
     "build_model_archive": "archive",
+    "build_tokenized_archive": "archive",
     "hostile_archive": "archive",
     "model_archive_files": "archive",
     "synthetic_bytes": "archive",
@@ -65,6 +67,7 @@ __all__ = [
     "RecordedRequest",
     "StorageServer",
     "build_model_archive",
+    "build_tokenized_archive",
     "hostile_archive",
     "model_archive_files",
     "observe_exchanges",

@@ -19,6 +19,7 @@ import zstandard
 __all__ = [
     "SYNTHETIC_BLOCK_SIZE",
     "build_model_archive",
+    "build_tokenized_archive",
     "hostile_archive",
     "synthetic_bytes",
 ]
@@ -136,6 +137,29 @@ def build_model_archive(job_id: str, *, compression: str = "zstd") -> bytes:
     """
     members = [_file(name, data) for name, data in model_archive_files(job_id).items()]
     return _compress(_tar(members), compression)
+
+
+def build_tokenized_archive(job_id: str, rows: list[dict[str, list[int]]] | None = None) -> bytes:
+    """Build the deterministic tokenized-dataset archive (``.tar.zst``) of ``job_id``.
+
+    :param rows: the tokenized samples (``input_ids`` and ``labels`` each); default: eight
+        pseudo-random rows seeded by ``job_id``.
+    :returns: a zstd tar holding ``manifest.json`` and ``train.jsonl`` (one row a line).
+    """
+    if rows is None:
+        seed = _pseudo_random(f"tokens:{job_id}", 8 * 16 * 2)
+        ids = [int.from_bytes(seed[i : i + 2], "big") for i in range(0, len(seed), 2)]
+        rows = [
+            {"input_ids": ids[n * 16 : n * 16 + 16], "labels": ids[n * 16 : n * 16 + 16]}
+            for n in range(8)
+        ]
+    data = b"".join(json.dumps(row, sort_keys=True).encode() + b"\n" for row in rows)
+    manifest = {"job_id": job_id, "num_rows": len(rows), "format": "jsonl"}
+    members = [
+        _file("manifest.json", json.dumps(manifest, indent=2, sort_keys=True).encode()),
+        _file("train.jsonl", data),
+    ]
+    return _compress(_tar(members), "zstd")
 
 
 def hostile_archive(kind: str, *, compression: str = "zstd") -> bytes:

@@ -35,6 +35,8 @@ from together_finetune.testing._fake.jobs import TERMINAL as TERMINAL
 from together_finetune.testing._fake.jobs import TOTAL_STEPS as TOTAL_STEPS
 from together_finetune.testing._fake.jobs import JobStore
 from together_finetune.testing._fake.jobs_api import JobsAPI
+from together_finetune.testing._fake.outputs import EARLY_STOP_STEP as EARLY_STOP_STEP
+from together_finetune.testing._fake.preview import Tokenization
 from together_finetune.testing._fake.storage import StorageServer
 
 if TYPE_CHECKING:
@@ -71,6 +73,26 @@ class FakeTogether:
         it raises are collected in :attr:`exchange_errors`. The callbacks registered with
         :func:`~together_finetune.testing.observe_exchanges` when the fake is built are
         called after it.
+
+    Newer-than-spec behaviour (the live API as the official SDK 3.1.1 sees it):
+
+    * Files: a ``fine-tune`` upload is ``processing_status: "PENDING"`` (``Processed``
+      false) until :attr:`file_processing_seconds` (default 1.0) of ``clock`` have passed
+      since preprocess; then ``COMPLETED``, or ``INVALID_FORMAT`` for a file the server
+      refuses, with a ``validation_report``. ``files.add_file`` stores a validated file.
+    * ``POST /fine-tunes/preview`` tokenizes the uploaded file with a deterministic toy
+      tokenizer; :attr:`preview_max_seq_length` caps its rows (default: the model's 8192).
+    * Jobs record their tokenized dataset when they start running (fields
+      ``tokenized_dataset_path``/``_uploaded_at``, a ``TOKENIZED_DATASET_UPLOAD_COMPLETE``
+      event); ``GET /fine-tunes/{id}/download-tokenized-dataset`` answers a presigned
+      :attr:`storage` URL of its archive (see :meth:`set_tokenized_dataset`).
+    * A job created with ``early_stopping_enabled: true`` halts at step
+      :data:`EARLY_STOP_STEP` (15 of 20) when training ends, unless :meth:`early_stop_at`
+      says otherwise: ``early_stopped``, ``early_stopping_best_step``/``_metric`` and an
+      ``EARLY_STOPPED`` event. Completed jobs carry registry names and ids (``model_object_*``,
+      and ``adapter_object_*`` for LoRA; their final checkpoints ``checkpoint``/``object_*``)
+      and ``total_price`` in nanodollars.
+    * :attr:`legacy_levels` and :attr:`add_unknown_fields` change what is served.
     """
 
     def __init__(
@@ -97,13 +119,15 @@ class FakeTogether:
         #: the object-storage server (started and stopped with this one)
         self.storage = StorageServer(self._bodies)
         #: the files endpoints (uploads to :attr:`storage`, list, retrieve, delete, content)
-        self.files = FilesAPI(self.storage)
+        self.files = FilesAPI(self.storage, self._ctx)
         self._downloads = Downloads(self._store, self._bodies, self.storage)
+        self._tokenization = Tokenization(self._store, self.files, self.storage)
         routes = [
             JobsAPI(self._store, self.files.check_training_file),
             Catalog(),
             self._downloads,
             self.files,
+            self._tokenization,
         ]
         self._app = APIApp(self._ctx, self._store, routes, self._faults, self._log)
         self._thread: ServerThread | None = None
@@ -133,6 +157,46 @@ class FakeTogether:
     @on_exchange.setter
     def on_exchange(self, hook: ExchangeHook | None) -> None:
         self._log.on_exchange = hook
+
+    @property
+    def legacy_levels(self) -> bool:
+        """When True, new events use the levels ``legacy_info``/``_iwarning``/``_ierror``."""
+        return self._ctx.legacy_levels
+
+    @legacy_levels.setter
+    def legacy_levels(self, value: bool) -> None:
+        self._ctx.legacy_levels = value
+
+    @property
+    def add_unknown_fields(self) -> bool:
+        """When True, every job, event, checkpoint and file served has ``"future_field"``.
+
+        Its value is a nested object (``{"since": "2027-01", "values": [1, 2.5, None],
+        "ok": True}``): a field no client knows yet, which a client must keep.
+        """
+        return self._ctx.add_unknown_fields
+
+    @add_unknown_fields.setter
+    def add_unknown_fields(self, value: bool) -> None:
+        self._ctx.add_unknown_fields = value
+
+    @property
+    def file_processing_seconds(self) -> float:
+        """Seconds of :attr:`clock` a fine-tuning file stays ``PENDING`` (0: none)."""
+        return self._ctx.file_processing_seconds
+
+    @file_processing_seconds.setter
+    def file_processing_seconds(self, value: float) -> None:
+        self._ctx.file_processing_seconds = value
+
+    @property
+    def preview_max_seq_length(self) -> int | None:
+        """The preview's ``max_seq_length`` (``None``: 8192; small values truncate rows)."""
+        return self._ctx.preview_max_seq_length
+
+    @preview_max_seq_length.setter
+    def preview_max_seq_length(self, value: int | None) -> None:
+        self._ctx.preview_max_seq_length = value
 
     # ------------------------------------------------------------------ lifecycle of the server
 
@@ -219,6 +283,18 @@ class FakeTogether:
     def fail_job(self, job_id: str, message: str = "Job failed", status: str = "error") -> None:
         """End a job as ``status`` (``error`` or ``user_error``) with a ``JOB_ERROR`` event."""
         self._store.fail_job(job_id, message, status)
+
+    def early_stop_at(self, job_id: str, step: int | None) -> None:
+        """Make the early-stopping job ``job_id`` halt at ``step`` (``None``: never).
+
+        Takes effect when training ends (the step into ``compressing``); only for a job
+        created with ``early_stopping_enabled: true``. ``step`` counts up to
+        :data:`TOTAL_STEPS`; the best step is ``patience`` evaluations before the halt.
+        """
+        if step is not None and not 1 <= step <= TOTAL_STEPS:
+            raise ValueError(f"step must be from 1 to {TOTAL_STEPS}")
+        with self._ctx.lock:
+            self._store.early_stops[job_id] = step
 
     # ------------------------------------------------------------------ faults
 
@@ -308,6 +384,28 @@ class FakeTogether:
         """
         body = Body(data=data, size=size)
         self._downloads.set(job_id, DownloadSpec(body, content_type, etag, checkpoint, step))
+
+    def set_tokenized_dataset(
+        self,
+        job_id: str,
+        *,
+        data: bytes | None = None,
+        size: int | None = None,
+        filename: str | None = None,
+        content_type: str = "application/zstd",
+    ) -> None:
+        """Set the tokenized dataset of ``job_id`` (served even before the job runs).
+
+        :param data: the exact bytes; or ``size``: a synthetic body of that many bytes.
+        :param filename: the ``filename`` the API answers (default ``<id>-tokenized.tar.zst``;
+            anything, e.g. ``"../x"``, to test that a client makes it safe).
+        :param content_type: the ``content_type`` the API answers and storage serves.
+
+        Otherwise a job that has run serves a real archive
+        (:func:`~together_finetune.testing.archive.build_tokenized_archive`).
+        """
+        spec = DownloadSpec(Body(data=data, size=size), content_type=content_type)
+        self._tokenization.set(job_id, spec, filename)
 
     def change_download_etag(self) -> None:
         """Make the next download responses carry a different ETag (the file "changed")."""

@@ -11,7 +11,7 @@ from together_finetune.testing._fake.errors import JSON, bad_request
 from together_finetune.testing._fake.exchanges import RecordedRequest
 from together_finetune.testing._fake.routes import Routes, json_object
 
-__all__ = ["SUPPORTED_MODELS", "Catalog", "is_int"]
+__all__ = ["MAX_SEQ_LENGTH_SFT", "SUPPORTED_MODELS", "Catalog", "is_int"]
 
 SUPPORTED_MODELS: dict[str, JSON] = {
     "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference": {"full": True, "max_batch": 96},
@@ -21,6 +21,8 @@ SUPPORTED_MODELS: dict[str, JSON] = {
     "Qwen/Qwen2.5-72B-Instruct": {"full": False, "max_batch": 16},
     "mistralai/Mistral-7B-Instruct-v0.2": {"full": True, "max_batch": 96},
 }
+#: the longest SFT sequence of every model of the fake
+MAX_SEQ_LENGTH_SFT = 8192
 _TARGET_MODULES = ["q_proj", "k_proj", "v_proj", "o_proj", "up_proj", "down_proj", "gate_proj"]
 
 
@@ -65,7 +67,7 @@ class Catalog(Routes):
             "max_num_epochs": 20,
             "max_num_evals": 100,
             "max_num_checkpoints": 20,
-            "max_seq_length_sft": 8192,
+            "max_seq_length_sft": MAX_SEQ_LENGTH_SFT,
             "max_seq_length_dpo": 4096,
             "min_max_seq_length": 512,
             "default_gradient_accumulation_steps": 1,

@@ -19,7 +19,8 @@ from together_finetune.testing.archive import build_model_archive
 
 __all__ = ["Downloads"]
 
-_CHECKPOINTS = (None, "", "merged", "adapter", "model_output_path")
+# "model" is the selector a checkpoint's ``checkpoint`` field names (with "adapter").
+_CHECKPOINTS = (None, "", "merged", "adapter", "model", "model_output_path")
 
 
 class Downloads(Routes):

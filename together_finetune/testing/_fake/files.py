@@ -5,11 +5,18 @@ Uploads follow the flow the live API serves (the endpoints the spec lacks are li
 ``tests/support/conformance.py``): ``POST /v1/files`` with form fields answers ``302`` to the
 :class:`StorageServer`, which stores the ``PUT`` bytes and records the headers it received;
 ``POST /v1/files/{id}/preprocess`` turns the stored object into a file.
+
+Processing: a ``fine-tune`` file is answered ``processing_status: PENDING`` (``Processed``
+false, no ``validation_report``) by preprocess (or multipart complete); once
+``file_processing_seconds`` of the fake's clock have passed, any request to the files
+endpoints finds it ``COMPLETED`` (or ``INVALID_FORMAT`` for a file the server refuses), with
+its ``validation_report``. Files of other purposes need no validation: ``COMPLETED`` at once.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 import threading
@@ -22,6 +29,8 @@ from urllib.parse import quote
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from together_finetune.testing._fake.context import FakeContext
+from together_finetune.testing._fake.datasets import validation_report
 from together_finetune.testing._fake.errors import JSON, APIError, bad_request, error_body
 from together_finetune.testing._fake.exchanges import RecordedRequest
 from together_finetune.testing._fake.routes import Routes, json_object
@@ -51,9 +60,11 @@ class FilesAPI(Routes):
     :ivar aborted: upload IDs of aborted multipart uploads.
     """
 
-    def __init__(self, storage: StorageServer) -> None:
-        """Create the files API whose uploads go to ``storage``."""
+    def __init__(self, storage: StorageServer, context: FakeContext | None = None) -> None:
+        """Create the files API whose uploads go to ``storage``, on ``context``'s clock."""
         self._storage = storage
+        self._ctx = context or FakeContext(api_key="", clock=time.monotonic, step_seconds=None)
+        self._due: dict[str, float] = {}  # file id -> clock time its validation finishes
         self.files: dict[str, JSON] = {}
         self.contents: dict[str, bytes] = {}
         self.aborted: list[str] = []
@@ -88,7 +99,27 @@ class FilesAPI(Routes):
     ) -> Response:
         """Answer a request routed to ``endpoint`` (one of :meth:`rules`), under this API's lock."""
         with self._lock:
-            return super().dispatch(endpoint, request, recorded, args)
+            self.tick()
+            response = super().dispatch(endpoint, request, recorded, args)
+            if response.mimetype == "application/json" and response.status_code == 200:
+                self._dress(response)
+            return response
+
+    def tick(self) -> None:
+        """Finish the validations that are due on the clock."""
+        with self._lock:
+            now = self._ctx.clock()
+            for file_id, due in list(self._due.items()):
+                if now >= due:
+                    del self._due[file_id]
+                    if file_id in self.files:
+                        self._validate(file_id)
+
+    def dataset(self, file_id: str) -> tuple[JSON, bytes]:
+        """The stored file ``file_id`` (its wire JSON, its bytes); a 404 if there is none."""
+        with self._lock:
+            self.tick()
+            return self._file(file_id), self.contents[file_id]
 
     def check_training_file(self, body: JSON) -> None:
         """Refuse a ``create`` naming an unknown file of the fake's own ID shape (400)."""
@@ -120,6 +151,8 @@ class FilesAPI(Routes):
         }
         with self._lock:
             record = self._store("file-" + str(uuid.uuid4()), meta, content)
+            self._due.pop(record["id"], None)
+            self._validate(record["id"])
             record.update(fields)
             return record
 
@@ -295,10 +328,38 @@ class FilesAPI(Routes):
             "bytes": len(content),
             "purpose": meta["purpose"],
             "FileType": meta["file_type"],
-            "Processed": True,
-            "processing_status": "COMPLETED",
+            "Processed": False,
+            "processing_status": "PENDING",
         }
         self.files[file_id] = record
         self.contents[file_id] = content
         self._checksums[file_id] = meta["checksum"]
+        if meta["purpose"] != "fine-tune":
+            record.update(Processed=True, processing_status="COMPLETED")
+        elif self._ctx.file_processing_seconds <= 0:
+            self._validate(file_id)
+        else:
+            self._due[file_id] = self._ctx.clock() + self._ctx.file_processing_seconds
         return record
+
+    def _validate(self, file_id: str) -> None:
+        """Validate a fine-tuning file: ``COMPLETED`` or ``INVALID_FORMAT``, with its report."""
+        record = self.files[file_id]
+        if record["purpose"] != "fine-tune":
+            return
+        report = validation_report(file_id, self.contents[file_id], record["FileType"])
+        record.update(
+            Processed=True,
+            processing_status="COMPLETED" if report["valid"] else "INVALID_FORMAT",
+            validation_report=report,
+        )
+
+    def _dress(self, response: Response) -> None:
+        """Add the unknown field to the file objects of a JSON answer, when asked."""
+        if not self._ctx.add_unknown_fields:
+            return
+        body = json.loads(response.get_data())
+        for record in body.get("data", [body.get("file", body)]):
+            if isinstance(record, dict) and record.get("object") == "file":
+                self._ctx.dress(record)
+        response.set_data(json.dumps(body))

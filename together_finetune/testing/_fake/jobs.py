@@ -16,6 +16,14 @@ from typing import Any
 from together_finetune.testing._fake.catalog import SUPPORTED_MODELS
 from together_finetune.testing._fake.context import FakeContext
 from together_finetune.testing._fake.errors import JSON, APIError, error_body
+from together_finetune.testing._fake.outputs import (
+    EARLY_STOP_STEP,
+    TOTAL_PRICE_NANODOLLARS,
+    early_stop_result,
+    eval_every,
+    eval_loss,
+    registry_fields,
+)
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -32,6 +40,7 @@ TERMINAL = frozenset({"completed", "cancelled", "error", "user_error"})
 TOTAL_STEPS = 20
 INTERMEDIATE_STEP = 10
 DEFAULT_MODEL = "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference"
+_LEGACY_LEVELS = {"info": "legacy_info", "warning": "legacy_iwarning", "error": "legacy_ierror"}
 
 
 def now_iso() -> str:
@@ -58,12 +67,16 @@ class JobStore:
     def __init__(self, context: FakeContext) -> None:
         """Create an empty store sharing ``context``'s clock, step and lock."""
         self._ctx = context
+        #: the settings shared with the other sub-apps
+        self.context = context
         #: full job wire JSON (``FinetuneResponse``) by id
         self.jobs: dict[str, JSON] = {}
         #: checkpoints (``FineTuneCheckpoint`` wire JSON) by job id
         self.checkpoints: dict[str, list[JSON]] = {}
         #: metric rows with the time they were logged, by job id
         self.metrics: dict[str, list[tuple[_dt.datetime, JSON]]] = {}
+        #: where each job with early stopping halts (``None``: it runs to the end)
+        self.early_stops: dict[str, int | None] = {}
         self._last_step_at: dict[str, float] = {}
 
     def add_job(self, **fields: Any) -> JSON:
@@ -181,7 +194,16 @@ class JobStore:
             "evals_completed": 0,
             "events": [],
             "progress": {"estimate_available": False, "seconds_remaining": 0},
+            "early_stopped": False,
         }
+        if body.get("early_stopping_enabled") is True:
+            job.update(
+                early_stopping_patience=2,
+                early_stopping_min_delta=0.0,
+                early_stopping_warmup_evals=1,
+                early_stopping_best_step=None,
+                early_stopping_best_metric=None,
+            )
         for key, value in body.items():
             if key in ("wandb_key", "wandb_api_key", "hf_api_token", "train_on_inputs"):
                 continue
@@ -204,6 +226,8 @@ class JobStore:
         self, job: JSON, type: str, message: str, *, level: str = "info", **extra: Any
     ) -> JSON:
         """A ``fine-tune-event`` of ``job`` (not appended); ``extra`` overrides its keys."""
+        if self._ctx.legacy_levels:
+            level = _LEGACY_LEVELS.get(level, level)
         event: JSON = {
             "object": "fine-tune-event",
             "created_at": now_iso(),
@@ -242,19 +266,18 @@ class JobStore:
         now = _dt.datetime.now(_dt.timezone.utc)
         rows = self.metrics.setdefault(job["id"], [])
         base_lr = float(job.get("learning_rate") or 0.00001)
+        every = eval_every(job, TOTAL_STEPS)
         for step in range(first, last + 1):
             logged_at = now + _dt.timedelta(milliseconds=step - last)
-            rows.append(
-                (
-                    logged_at,
-                    {
-                        "train/loss": round(2.0 * 0.9**step, 6),
-                        "train/learning_rate": base_lr * (1 - step / (TOTAL_STEPS + 1)),
-                        "train/global_step": step,
-                        "train/epoch": step / TOTAL_STEPS,
-                    },
-                )
-            )
+            row: JSON = {
+                "train/loss": round(2.0 * 0.9**step, 6),
+                "train/learning_rate": base_lr * (1 - step / (TOTAL_STEPS + 1)),
+                "train/global_step": step,
+                "train/epoch": step / TOTAL_STEPS,
+            }
+            if every and step % every == 0:
+                row["eval/loss"] = eval_loss(step)
+            rows.append((logged_at, row))
 
     def _enter(self, job: JSON, status: str, *, with_events: bool = True) -> None:
         """Move ``job`` into lifecycle ``status``, with that state's side effects."""
@@ -276,10 +299,22 @@ class JobStore:
                     "path": path,
                     "created_at": now_iso(),
                     "checkpoint_type": "Intermediate",
+                    "checkpoint": "model" if self._is_full(job) else "adapter",
                 }
             )
             self._add_metrics(job, 1, INTERMEDIATE_STEP)
             events.append(self.event(job, "JOB_START", "Job started"))
+            # Tokenization precedes training: its output is uploaded before the first step.
+            job["tokenized_dataset_path"] = f"s3://together-fake-finetune/{job_id}/tokenized"
+            job["tokenized_dataset_uploaded_at"] = now_iso()
+            events.append(
+                self.event(
+                    job,
+                    "TOKENIZED_DATASET_UPLOAD_COMPLETE",
+                    "Tokenized dataset uploaded",
+                    tokenized_dataset_path=job["tokenized_dataset_path"],
+                )
+            )
             events.append(self.event(job, "TRAINING_START", "Training started"))
             events.append(
                 self.event(
@@ -291,11 +326,29 @@ class JobStore:
                 )
             )
         elif status == "compressing":
-            job["steps_completed"] = TOTAL_STEPS
+            halt = self._halt_step(job)
+            job["steps_completed"] = halt
             job["epochs_completed"] = job.get("n_epochs", 1)
             job["progress"] = {"estimate_available": True, "seconds_remaining": 120}
-            self._add_metrics(job, INTERMEDIATE_STEP + 1, TOTAL_STEPS)
-            events.append(self.event(job, "EPOCH_COMPLETE", "Epoch completed", step=TOTAL_STEPS))
+            self._add_metrics(job, INTERMEDIATE_STEP + 1, halt)
+            if halt < TOTAL_STEPS:
+                best_step, best_metric = early_stop_result(job, halt, TOTAL_STEPS)
+                job.update(
+                    early_stopped=True,
+                    early_stopping_best_step=best_step,
+                    early_stopping_best_metric=best_metric,
+                )
+                events.append(
+                    self.event(
+                        job,
+                        "EARLY_STOPPED",
+                        f"Early stopping at step {halt}; best step {best_step}",
+                        step=halt,
+                        early_stopping_best_step=best_step,
+                        early_stopping_best_metric_value=best_metric,
+                    )
+                )
+            events.append(self.event(job, "EPOCH_COMPLETE", "Epoch completed", step=halt))
             events.append(self.event(job, "TRAINING_COMPLETE", "Training completed"))
             events.append(self.event(job, "COMPRESSING_MODEL", "Compressing output model"))
         elif status == "uploading":
@@ -304,15 +357,8 @@ class JobStore:
         elif status == "completed":
             job["progress"] = {"estimate_available": True, "seconds_remaining": 0}
             job["model_output_path"] = self._checkpoint_path(job, None)
-            job["total_price"] = 1500
-            self.checkpoints.setdefault(job_id, []).append(
-                {
-                    "step": TOTAL_STEPS,
-                    "path": job["model_output_path"],
-                    "created_at": now_iso(),
-                    "checkpoint_type": "Final" if self._is_full(job) else "Final Merged",
-                }
-            )
+            job["total_price"] = TOTAL_PRICE_NANODOLLARS
+            self._finish(job)
             events.append(
                 self.event(
                     job,
@@ -324,6 +370,37 @@ class JobStore:
             events.append(self.event(job, "JOB_COMPLETE", "Fine tuning job completed"))
         if with_events:
             job.setdefault("events", []).extend(events)
+
+    def _halt_step(self, job: JSON) -> int:
+        """The step training ends at: early (see :meth:`early_stops`) or ``TOTAL_STEPS``."""
+        if job.get("early_stopping_enabled") is not True:
+            return TOTAL_STEPS
+        halt = self.early_stops.get(job["id"], EARLY_STOP_STEP)
+        return TOTAL_STEPS if halt is None else min(halt, TOTAL_STEPS)
+
+    def _finish(self, job: JSON) -> None:
+        """Register a completed job's outputs and add its final checkpoints."""
+        lora = not self._is_full(job)
+        job.update(registry_fields(job, lora))
+        # The final checkpoint is the shipped one: the best step of an early-stopped job.
+        step = job.get("early_stopping_best_step") if job.get("early_stopped") else None
+        finals = [("Final" if not lora else "Final Merged", "model")]
+        if lora:
+            finals.append(("Final Adapter", "adapter"))
+        for checkpoint_type, selector in finals:
+            path = job["model_output_path"] + ("/adapter" if selector == "adapter" else "")
+            self.checkpoints.setdefault(job["id"], []).append(
+                {
+                    "step": step if isinstance(step, int) else TOTAL_STEPS,
+                    "path": path,
+                    "created_at": now_iso(),
+                    "checkpoint_type": checkpoint_type,
+                    "checkpoint": selector,
+                    "object_id": job[f"{selector}_object_id"],
+                    "object_name": job[f"{selector}_object_name"],
+                    "object_revision_id": job[f"{selector}_object_revision_id"],
+                }
+            )
 
     def _step(self, job: JSON) -> None:
         status = job.get("status")

@@ -47,7 +47,7 @@ class JobsAPI(Routes):
             key=lambda j: (str(j.get("created_at", "")), order[j["id"]]),
             reverse=True,
         )
-        return 200, {"data": [self._store.truncated(job) for job in jobs]}
+        return 200, {"data": [self._dress(self._store.truncated(job)) for job in jobs]}
 
     def _route_create(self, request: Request, recorded: RecordedRequest) -> tuple[int, Any]:
         body = json_object(recorded)
@@ -57,12 +57,12 @@ class JobsAPI(Routes):
         job["events"].append(self._store.event(job, "JOB_PENDING", "Fine tune request created"))
         job["progress"] = {"estimate_available": False, "seconds_remaining": 0}
         self._store.store(job)
-        return 200, self._store.truncated(job)
+        return 200, self._dress(self._store.truncated(job))
 
     def _route_retrieve(
         self, request: Request, recorded: RecordedRequest, job_id: str
     ) -> tuple[int, Any]:
-        return 200, copy.deepcopy(self._store.get(job_id))
+        return 200, self._dress(copy.deepcopy(self._store.get(job_id)))
 
     def _route_delete(
         self, request: Request, recorded: RecordedRequest, job_id: str
@@ -76,13 +76,15 @@ class JobsAPI(Routes):
     def _route_events(
         self, request: Request, recorded: RecordedRequest, job_id: str
     ) -> tuple[int, Any]:
-        return 200, {"data": copy.deepcopy(self._store.get(job_id).get("events", []))}
+        events = copy.deepcopy(self._store.get(job_id).get("events", []))
+        return 200, {"data": [self._store.context.dress(event) for event in events]}
 
     def _route_checkpoints(
         self, request: Request, recorded: RecordedRequest, job_id: str
     ) -> tuple[int, Any]:
         self._store.get(job_id)
-        return 200, {"data": copy.deepcopy(self._store.checkpoints.get(job_id, []))}
+        checkpoints = copy.deepcopy(self._store.checkpoints.get(job_id, []))
+        return 200, {"data": [self._store.context.dress(c) for c in checkpoints]}
 
     def _route_cancel(
         self, request: Request, recorded: RecordedRequest, job_id: str
@@ -99,7 +101,13 @@ class JobsAPI(Routes):
             job.setdefault("events", []).append(
                 self._store.event(job, "CANCEL_REQUESTED", "Cancel requested by user")
             )
-        return 200, self._store.truncated(job)
+        return 200, self._dress(self._store.truncated(job))
+
+    def _dress(self, job: JSON) -> JSON:
+        """A job copy as served (its events too): with the unknown field when asked."""
+        for event in job.get("events", []):
+            self._store.context.dress(event)
+        return self._store.context.dress(job)
 
     def _route_metrics(
         self, request: Request, recorded: RecordedRequest, job_id: str
@@ -111,6 +119,9 @@ class JobsAPI(Routes):
         step_to = _int_filter(filters, "global_step_to")
         at_from = _time_filter(filters, "logged_at_from")
         at_to = _time_filter(filters, "logged_at_to")
+        resolution = _int_filter(filters, "resolution")
+        if resolution is not None and resolution < 1:
+            raise bad_request("resolution must be a positive integer", "resolution")
         rows = []
         for logged_at, row in self._store.metrics.get(job_id, []):
             step = row.get("train/global_step", 0)
@@ -123,6 +134,8 @@ class JobsAPI(Routes):
             if at_to is not None and logged_at > at_to:
                 continue
             rows.append(dict(row))
+        if resolution is not None and resolution < len(rows):
+            rows = _sample(rows, resolution)
         return 200, {"metrics": rows}
 
 
@@ -168,7 +181,18 @@ _CREATE_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "packing": ("a boolean", lambda v: isinstance(v, bool)),
     "train_on_inputs": ('a boolean or "auto"', lambda v: isinstance(v, bool) or v == "auto"),
     "lr_scheduler": ("an object", lambda v: isinstance(v, dict)),
-    "multimodal_params": ("an object", lambda v: isinstance(v, dict)),
+    "multimodal_params": (
+        'an object like {"train_vision": true}',
+        lambda v: isinstance(v, dict) and isinstance(v.get("train_vision", False), bool),
+    ),
+    "gradient_accumulation_steps": ("an integer >= 0", lambda v: is_int(v) and v >= 0),
+    "early_stopping_enabled": ("a boolean", lambda v: isinstance(v, bool)),
+    "early_stopping_patience": ("an integer >= 1", lambda v: is_int(v) and v >= 1),
+    "early_stopping_min_delta": ("a number >= 0", lambda v: _is_number(v) and v >= 0),
+    "early_stopping_warmup_evals": (
+        "an integer >= 0 or null",
+        lambda v: v is None or (is_int(v) and v >= 0),
+    ),
     "training_type": (
         'null or an object with type "Full" or "Lora"',
         lambda v: v is None or (isinstance(v, dict) and v.get("type") in ("Full", "Lora")),
@@ -195,6 +219,33 @@ def validate_create(body: JSON) -> None:
     for name, (expected, check) in _CREATE_TYPES.items():
         if name in body and not check(body[name]):
             raise bad_request(f"{name} must be {expected}", name)
+    if body.get("early_stopping_enabled") is True:
+        _validate_early_stopping(body)
+
+
+def _validate_early_stopping(body: JSON) -> None:
+    """The backend's rule: a validation file, and enough evaluations to stop on."""
+    if not body.get("validation_file"):
+        raise bad_request("early stopping requires a validation_file", "validation_file")
+    patience = body.get("early_stopping_patience")
+    warmup = body.get("early_stopping_warmup_evals")
+    patience = 2 if patience is None else patience
+    warmup = 1 if warmup is None else warmup
+    n_evals = body.get("n_evals") or 0
+    if n_evals < patience + warmup + 1:
+        raise bad_request(
+            f"early stopping needs n_evals >= early_stopping_patience + "
+            f"early_stopping_warmup_evals + 1 = {patience + warmup + 1}, got {n_evals}",
+            "n_evals",
+        )
+
+
+def _sample(rows: list[JSON], count: int) -> list[JSON]:
+    """``count`` rows spread uniformly over ``rows``, first and last included."""
+    if count == 1:
+        return [rows[-1]]
+    last = len(rows) - 1
+    return [rows[round(index * last / (count - 1))] for index in range(count)]
 
 
 def _int_filter(filters: JSON, name: str) -> int | None:
