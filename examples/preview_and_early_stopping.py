@@ -38,6 +38,7 @@ def api(step_seconds: float) -> Iterator[Client]:
         FakeTogether(step_seconds=step_seconds) as fake,
         Client(api_key=fake.api_key, base_url=fake.base_url) as client,
     ):
+        fake.file_processing_seconds = step_seconds  # checks a file as fast as a job steps
         yield client
 
 

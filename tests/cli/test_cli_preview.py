@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from support.cli import cli_env, run, run_json
@@ -141,3 +142,52 @@ def test_metrics_resolution_must_be_a_positive_whole_number(
     code, _, err = run(capsys, "metrics", "ft-1", "--resolution", bad)
     assert code == 2
     assert "--resolution" in err
+
+
+def processed_file(server: FakeTogether, tmp_path: Path) -> str:
+    path = tmp_path / "train.jsonl"
+    chat = {"messages": [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Yo"}]}
+    path.write_text(json.dumps(chat) + "\n")
+    file_id: str = server.files.add_file(path.read_bytes())["id"]
+    return file_id
+
+
+def test_the_preview_command_prints_rows_and_json(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    cli_env(server, monkeypatch)
+    file_id = processed_file(server, tmp_path)
+    argv = ["preview", "--model", MODEL, "--training-file", file_id, "--top-k", "1"]
+    code, out, err = run(capsys, *argv)
+    assert code == 0, err
+    assert "row 1:" in out
+    assert "trained spans:" in out
+    assert "[" in out  # the user turn does not train
+    shown = run_json(capsys, *argv, "--train-on-inputs")
+    assert shown["train_on_inputs"] is True
+    assert {"tokens", "labels", "trained_spans"} <= set(shown["rows"][0])
+
+
+def test_download_tokenized_dataset_command(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    cli_env(server, monkeypatch)
+    job = server.add_job(status="completed")
+    server.set_tokenized_dataset(job["id"], data=b"tokens" * 100, filename="t.tar.zst")
+    code, out, err = run(capsys, "download-tokenized-dataset", job["id"], "-o", str(tmp_path))
+    assert code == 0, err
+    assert f"downloaded {tmp_path / 't.tar.zst'} (600 bytes" in out
+    code, _, err = run(capsys, "download-tokenized-dataset", job["id"], "-o", str(tmp_path))
+    assert code == 1
+    assert "already exists" in err
+    shown = run_json(
+        capsys, "download-tokenized-dataset", job["id"], "-o", str(tmp_path), "--overwrite"
+    )
+    assert shown["size"] == 600
+    assert shown["path"] == str(tmp_path / "t.tar.zst")

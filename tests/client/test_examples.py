@@ -42,6 +42,24 @@ def test_quickstart_runs_create_to_download_on_the_fake(
     assert f"downloaded {archives[0].stat().st_size} bytes" in out
 
 
+def test_preview_and_early_stopping_runs_on_the_fake(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("TOGETHER_API_KEY", raising=False)
+    example = load("preview_and_early_stopping")
+    code = example.main(
+        ["--output", str(tmp_path), "--poll-interval", "0.02", "--step-seconds", "0.02"]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "(COMPLETED)" in out
+    assert "preview: conversation format" in out
+    assert "early stopping halted it" in out
+    assert "registry: " in out
+    (archive,) = tmp_path.iterdir()
+    assert f"tokenized data set: {archive.name}, {archive.stat().st_size} bytes" in out
+
+
 def test_quickstart_as_a_script(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(EXAMPLES.parent)}
     done = subprocess.run(

@@ -71,7 +71,7 @@ def job_details(job: FineTune) -> List[Tuple[str, str]]:
     """What ``retrieve`` shows beyond the job block, when the API sent it: early
     stopping, the registry entries of the outputs, the price, the tokenized data."""
     pairs: List[Tuple[str, str]] = []
-    if job.early_stopping_enabled or job.early_stopped is not None:
+    if job.early_stopping_enabled or job.early_stopped:
         pairs.append(("EARLY STOPPING", _early_stopping(job)))
     for label, name, revision in (
         ("REGISTRY MODEL", job.model_object_name, job.model_object_revision_id),
