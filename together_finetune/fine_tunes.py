@@ -30,6 +30,7 @@ from .models import (
     FineTune,
     FineTuneEvent,
     FineTuneRequest,
+    Listing,
     LRScheduler,
     ModelLimits,
     MultimodalParams,
@@ -155,11 +156,9 @@ class FineTunes(Resource):
             ),
         )
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> List[FineTune]:
+    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FineTune]:
         """All fine-tuning jobs of the account (``GET /fine-tunes``)."""
-        return cast(
-            "List[FineTune]", self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout)
-        )
+        return Listing(self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout))
 
     def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
         """One job with all its fields (``GET /fine-tunes/{id}``)."""
@@ -200,23 +199,17 @@ class FineTunes(Resource):
                 attempts=exc.attempts,
             ) from exc
 
-    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> List[FineTuneEvent]:
+    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> Listing[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
-        return cast(
-            "List[FineTuneEvent]",
-            self._get(
-                self._job_path(id, "/events"), List[FineTuneEvent], key="data", timeout=timeout
-            ),
-        )
+        path = self._job_path(id, "/events")
+        return Listing(self._get(path, List[FineTuneEvent], key="data", timeout=timeout))
 
-    def list_checkpoints(self, id: str, *, timeout: Optional[Timeout] = None) -> List[Checkpoint]:
+    def list_checkpoints(
+        self, id: str, *, timeout: Optional[Timeout] = None
+    ) -> Listing[Checkpoint]:
         """The checkpoints a job saved (``GET /fine-tunes/{id}/checkpoints``)."""
-        return cast(
-            "List[Checkpoint]",
-            self._get(
-                self._job_path(id, "/checkpoints"), List[Checkpoint], key="data", timeout=timeout
-            ),
-        )
+        path = self._job_path(id, "/checkpoints")
+        return Listing(self._get(path, List[Checkpoint], key="data", timeout=timeout))
 
     def list_metrics(
         self,
