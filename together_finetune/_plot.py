@@ -31,7 +31,7 @@ def draw(
     :param metrics: the metrics to draw (default: every loss, training and evaluation).
     :raises ValueError: a metric named in ``metrics`` is not in the rows.
     """
-    require("matplotlib", extra="plot", feature="plot_metrics")
+    ticker = require("matplotlib.ticker", extra="plot", feature="plot_metrics")
     steps = by_step(rows)
     names = metric_names(steps)
     chosen = loss_names(names) if metrics is None else list(metrics)
@@ -50,6 +50,7 @@ def draw(
         # Evaluations are sparse: markers keep a curve of two points visible.
         marker = "o" if len(points) < len(steps) else None
         ax.plot([p[0] for p in points], [p[1] for p in points], label=name, marker=marker)
+    ax.xaxis.set_major_locator(ticker.MaxNLocator(integer=True))  # no step 2.5
     ax.set_xlabel("step")
     ax.set_ylabel("loss" if metrics is None else "value")
     if title:

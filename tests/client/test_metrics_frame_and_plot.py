@@ -55,6 +55,8 @@ def test_plot_metrics_draws_the_loss_on_the_given_axes(
     assert line.get_label() == "train/loss"
     assert list(line.get_xdata()) == list(range(1, 21))
     assert ax.get_xlabel() == "step"
+    ax.figure.canvas.draw()
+    assert all(tick == int(tick) for tick in ax.get_xticks())
     assert ax.get_title() == f"{job['id']} loss"
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["train/loss"]
 
