@@ -271,3 +271,10 @@ def test_an_empty_listing_and_a_mixed_one() -> None:
     parsed = Parsed(Listing([1, "two"])._repr_html_())
     assert parsed.text[0] == "Listing of 2 items"
     assert parsed.rows == [["value"], ["1"], ["'two'"]]
+
+
+def test_an_object_without_fields_renders_its_type_only() -> None:
+    class Opaque:
+        id = "x-<1>"
+
+    assert Parsed(object_html(Opaque())).rows == [["Opaque x-<1>"]]

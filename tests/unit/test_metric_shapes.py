@@ -1,12 +1,15 @@
-"""Metric rows merged by step: what metrics_frame and plot_metrics build on (no network)."""
+"""Metric rows merged by step, and the figure file written from them (no network)."""
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
+from matplotlib.figure import Figure
 
 from together_finetune._metrics import by_step, loss_names, metric_names, metrics_frame
+from together_finetune._plot import save_plot
 
 ROWS = [
     {"train/loss": 1.0, "train/learning_rate": 1e-5, "train/global_step": 1},
@@ -59,3 +62,27 @@ def test_no_rows_make_an_empty_frame() -> None:
     frame = metrics_frame([])
     assert frame.empty
     assert frame.index.name == "step"
+
+
+# -- the figure file ------------------------------------------------------------------------
+
+ONE_ROW = [{"train/loss": 1.0, "train/global_step": 1}]
+
+
+def test_save_plot_refuses_a_suffix_it_cannot_write(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"must end in \.png or \.svg, got '.*loss\.jpg'"):
+        save_plot(ONE_ROW, tmp_path / "loss.jpg")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_save_plot_leaves_no_partial_file_when_writing_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def half_written(self: Figure, fname: str, **kwargs: object) -> None:
+        Path(fname).write_bytes(b"\x89PNG half")
+        raise OSError("disk full")
+
+    monkeypatch.setattr(Figure, "savefig", half_written)
+    with pytest.raises(OSError, match="disk full"):
+        save_plot(ONE_ROW, tmp_path / "loss.png")
+    assert list(tmp_path.iterdir()) == []
