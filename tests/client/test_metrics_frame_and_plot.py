@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import configparser
 import subprocess
 import sys
 from datetime import datetime
 
 import pytest
 from matplotlib.figure import Figure
+from support.paths import REPO_ROOT
 
 from together_finetune import Client
 from together_finetune.testing import FakeTogether, RecordedRequest
@@ -132,3 +134,15 @@ def test_importing_the_library_loads_neither_pandas_nor_matplotlib() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True
     )
     assert done.stdout.strip() == "[]"
+
+
+def test_pandas_and_matplotlib_are_extras_not_requirements() -> None:
+    config = configparser.ConfigParser()
+    config.read(REPO_ROOT / "setup.cfg", encoding="utf-8")
+    required = config["options"]["install_requires"]
+    extras = config["options.extras_require"]
+    assert "pandas" not in required
+    assert "matplotlib" not in required
+    assert extras["pandas"].split() == ["pandas>=1.5"]
+    assert extras["plot"].split() == ["matplotlib>=3.6"]
+    assert {"pandas>=1.5", "matplotlib>=3.6"} <= set(extras["dev"].split())
