@@ -35,6 +35,7 @@ from .models import (
     FineTuneStatus,
     FullTraining,
     LinearLRScheduler,
+    Listing,
     LoRATraining,
     LRScheduler,
     PriceEstimateRequest,
@@ -275,6 +276,8 @@ def _build() -> cattrs.Converter:
     }
     for cls, hook in hooks.items():
         conv.register_unstructure_hook(cls, hook)
+    # A list method's result is a list subclass, which cattrs would pass through as is.
+    conv.register_unstructure_hook(Listing, lambda items: [conv.unstructure(i) for i in items])
 
     # Legacy PascalCase keys still appear on old jobs.
     finetune = make_dict_structure_fn(FineTune, conv)

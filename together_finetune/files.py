@@ -29,7 +29,7 @@ from ._transfer.upload import PART_SIZE as PART_SIZE
 from .converter import decode
 from .dataset import MAX_FILE_SIZE, check_dataset
 from .errors import APIResponseValidationError, DatasetError, UploadError
-from .models import FileDeleteResult, FileObject
+from .models import FileDeleteResult, FileObject, Listing
 from .transport import Timeout, Transport
 
 __all__ = [
@@ -85,7 +85,7 @@ class Files(Resource):
 
     # -- simple endpoints ------------------------------------------------------------------
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> List[FileObject]:
+    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FileObject]:
         """Every file of the account (``GET /files``)."""
         body = self._transport.request_json("GET", "/files", timeout=timeout)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -93,7 +93,7 @@ class Files(Resource):
                 f"GET /files: expected an object with a 'data' list, got {str(body)[:100]}",
                 body=body,
             )
-        return decode(body["data"], List[FileObject])
+        return Listing(decode(body["data"], List[FileObject]))
 
     def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FileObject:
         """One file's metadata (``GET /files/{id}``)."""

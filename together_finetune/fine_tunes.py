@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -13,10 +14,15 @@ from typing import (
     List,
     Literal,
     Optional,
+    Sequence,
+    Tuple,
     Union,
     cast,
 )
 
+from ._extras import require
+from ._metrics import metric_params, metrics_frame
+from ._plot import draw
 from ._polling import Poller
 from ._resource import JOB_ID_PREFIX, Resource, check_file_id, check_job_id, path_segment
 from ._transfer.progress import ProgressCallback
@@ -30,6 +36,7 @@ from .models import (
     FineTune,
     FineTuneEvent,
     FineTuneRequest,
+    Listing,
     LRScheduler,
     ModelLimits,
     MultimodalParams,
@@ -41,7 +48,12 @@ from .models import (
 from .transport import Timeout, Transport
 from .validation import build_create_request, ensure_within_limits
 
+if TYPE_CHECKING:  # pragma: no cover - matplotlib is an optional extra
+    from matplotlib.axes import Axes
+
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
+
+_METRIC_FILTERS = ("global_step_from", "global_step_to", "logged_at_from", "logged_at_to")
 
 _MAYBE_CREATED = (
     "The job may have been created: check client.fine_tunes.list() before trying again."
@@ -155,11 +167,9 @@ class FineTunes(Resource):
             ),
         )
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> List[FineTune]:
+    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FineTune]:
         """All fine-tuning jobs of the account (``GET /fine-tunes``)."""
-        return cast(
-            "List[FineTune]", self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout)
-        )
+        return Listing(self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout))
 
     def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
         """One job with all its fields (``GET /fine-tunes/{id}``)."""
@@ -200,23 +210,17 @@ class FineTunes(Resource):
                 attempts=exc.attempts,
             ) from exc
 
-    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> List[FineTuneEvent]:
+    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> Listing[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
-        return cast(
-            "List[FineTuneEvent]",
-            self._get(
-                self._job_path(id, "/events"), List[FineTuneEvent], key="data", timeout=timeout
-            ),
-        )
+        path = self._job_path(id, "/events")
+        return Listing(self._get(path, List[FineTuneEvent], key="data", timeout=timeout))
 
-    def list_checkpoints(self, id: str, *, timeout: Optional[Timeout] = None) -> List[Checkpoint]:
+    def list_checkpoints(
+        self, id: str, *, timeout: Optional[Timeout] = None
+    ) -> Listing[Checkpoint]:
         """The checkpoints a job saved (``GET /fine-tunes/{id}/checkpoints``)."""
-        return cast(
-            "List[Checkpoint]",
-            self._get(
-                self._job_path(id, "/checkpoints"), List[Checkpoint], key="data", timeout=timeout
-            ),
-        )
+        path = self._job_path(id, "/checkpoints")
+        return Listing(self._get(path, List[Checkpoint], key="data", timeout=timeout))
 
     def list_metrics(
         self,
@@ -236,27 +240,7 @@ class FineTunes(Resource):
 
         :raises ValueError: a filter has the wrong type (nothing was sent).
         """
-        params: Dict[str, Any] = {}
-        for name, step in (
-            ("global_step_from", global_step_from),
-            ("global_step_to", global_step_to),
-        ):
-            if step is None:
-                continue
-            if not isinstance(step, int) or isinstance(step, bool):
-                raise ValueError(f"{name} must be an integer, got {step!r}")
-            params[name] = step
-        for name, when in (("logged_at_from", logged_at_from), ("logged_at_to", logged_at_to)):
-            if when is None:
-                continue
-            if not isinstance(when, datetime):
-                raise ValueError(f"{name} must be a datetime, got {when!r}")
-            if when.tzinfo is None or when.utcoffset() is None:
-                raise ValueError(
-                    f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc)), "
-                    f"got the naive {when!r}"
-                )
-            params[name] = encode(when.astimezone(timezone.utc))
+        params = metric_params(global_step_from, global_step_to, logged_at_from, logged_at_to)
         return cast(
             "List[Dict[str, float]]",
             self._get(
@@ -267,6 +251,56 @@ class FineTunes(Resource):
                 timeout=timeout,
             ),
         )
+
+    def metrics_frame(
+        self,
+        id: str,
+        *,
+        global_step_from: Optional[int] = None,
+        global_step_to: Optional[int] = None,
+        logged_at_from: Optional[datetime] = None,
+        logged_at_to: Optional[datetime] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> Any:
+        """The job's metrics as a ``pandas.DataFrame`` indexed by step (extra ``pandas``).
+
+        One column per metric (``train/loss``, ``eval/loss``, ...), ``NaN`` where a step
+        has no value; rows of one step are merged. Filters as in :meth:`list_metrics`.
+
+        :raises ImportError: pandas is not installed (checked before anything is sent).
+        """
+        require("pandas", extra="pandas", feature="metrics_frame")
+        filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
+        return metrics_frame(self._metric_rows(id, filters, timeout))
+
+    def plot_metrics(
+        self,
+        id: str,
+        ax: Optional[Axes] = None,
+        *,
+        metrics: Optional[Sequence[str]] = None,
+        global_step_from: Optional[int] = None,
+        global_step_to: Optional[int] = None,
+        logged_at_from: Optional[datetime] = None,
+        logged_at_to: Optional[datetime] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> Axes:
+        """Draw the job's loss curves (training and evaluation) with matplotlib (extra ``plot``).
+
+        :param ax: the matplotlib ``Axes`` to draw on (default: a new figure's).
+        :param metrics: the metrics to draw instead of the losses.
+        :returns: the axes drawn on.
+        :raises ImportError: matplotlib is not installed (checked before anything is sent).
+        """
+        require("matplotlib", extra="plot", feature="plot_metrics")
+        filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
+        rows = self._metric_rows(id, filters, timeout)
+        return draw(rows, ax, metrics=metrics, title=f"{id} loss" if metrics is None else id)
+
+    def _metric_rows(
+        self, id: str, filters: Tuple[Any, ...], timeout: Optional[Timeout]
+    ) -> List[Dict[str, float]]:
+        return self.list_metrics(id, **dict(zip(_METRIC_FILTERS, filters)), timeout=timeout)
 
     # -- pricing and models ---------------------------------------------------------------
 

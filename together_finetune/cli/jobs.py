@@ -8,7 +8,7 @@ import json
 import sys
 from typing import TYPE_CHECKING, List, Sequence
 
-from . import arguments
+from . import arguments, plotting
 from .base import PROG, add_command, add_job_command, client
 from .output import Out, plain, show_job, table, text, when
 
@@ -118,7 +118,9 @@ def checkpoints(args: argparse.Namespace, out: Out) -> int:
 
 
 def metrics(args: argparse.Namespace, out: Out) -> int:
-    """``metrics JOB_ID``: one column per metric the rows carry."""
+    """``metrics JOB_ID``: one column per metric the rows carry (``--plot FILE``: a figure)."""
+    if args.plot is not None:
+        plotting.check_target(args.plot)
     with client(args) as api:
         rows = api.fine_tunes.list_metrics(
             args.id,
@@ -127,6 +129,8 @@ def metrics(args: argparse.Namespace, out: Out) -> int:
             logged_at_from=args.since,
             logged_at_to=args.until,
         )
+    if args.plot is not None:
+        return plotting.write(args.id, rows, args.plot, out)
     if out.json_mode:
         out.json(rows)
     elif rows:
@@ -212,6 +216,7 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--step-to", type=int, help="last global step (inclusive)")
     p.add_argument("--since", type=arguments.timestamp, help="logged at or after (ISO-8601)")
     p.add_argument("--until", type=arguments.timestamp, help="logged at or before (ISO-8601)")
+    p.add_argument("--plot", metavar="FILE", help="write the loss curves to FILE.png or FILE.svg")
 
     p = add_job_command(subparsers, "wait", "wait for a job to finish (exit 1 if it failed)", wait)
     p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")

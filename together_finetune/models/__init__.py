@@ -15,6 +15,7 @@ from ._enums import FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .catalog import ModelLimits, PriceEstimate, TrainingLimits
 from .files import FileDeleteResult, FileObject
 from .jobs import Checkpoint, DeleteResult, FineTune, FineTuneEvent, FineTuneProgress
+from .listing import Listing
 from .requests import FineTuneRequest, PriceEstimateRequest
 from .results import DatasetProblem, DatasetReport, DownloadResult
 from .training import (
@@ -56,6 +57,7 @@ __all__ = [
     "FullTraining",
     "LRScheduler",
     "LinearLRScheduler",
+    "Listing",
     "LoRATraining",
     "ModelLimits",
     "MultimodalParams",

@@ -6,7 +6,10 @@ from typing import Any, Optional
 
 import attrs
 
+from ._display import summarized
 
+
+@summarized("id", "filename", "bytes", "purpose", "processing_status", "created_at")
 @attrs.frozen
 class FileObject:
     """A file stored with Together (``FileResponse`` on the wire).

@@ -7,6 +7,7 @@ from typing import List, Literal, Optional, Union
 
 import attrs
 
+from ._display import summarized
 from ._enums import FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .training import BatchSize, LRScheduler, MultimodalParams, TrainingMethod, TrainingType
 
@@ -19,6 +20,7 @@ class FineTuneProgress:
     seconds_remaining: Optional[float] = None
 
 
+@summarized("created_at", "level", "type", "step", "message")
 @attrs.frozen
 class FineTuneEvent:
     """One entry of a job's event log."""
@@ -39,6 +41,7 @@ class FineTuneEvent:
     hash: Optional[str] = None
 
 
+@summarized("id", "status", "model", "steps_completed", "total_steps", "created_at")
 @attrs.frozen
 class FineTune:
     """A fine-tuning job, as returned by create, list, retrieve and cancel.
@@ -106,6 +109,7 @@ class FineTune:
         return self.status.is_terminal
 
 
+@summarized("step", "checkpoint_type", "created_at", "path")
 @attrs.frozen
 class Checkpoint:
     """A saved model version of a job (intermediate or final)."""
