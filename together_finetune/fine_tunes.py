@@ -415,6 +415,7 @@ class FineTunes(Resource):
         output: Union[str, os.PathLike[str], None] = None,
         overwrite: bool = False,
         extract: bool = False,
+        keep_archive: bool = False,
         progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
     ) -> DownloadResult:
@@ -429,10 +430,16 @@ class FineTunes(Resource):
             ``"model_output_path"`` for full training; by default ``merged`` for
             LoRA and ``model_output_path`` for full jobs.
         :param checkpoint_step: an intermediate checkpoint's step.
-        :param output: a file path, or an existing directory (default: the
-            current directory) in which a name is made from the job.
-        :param overwrite: replace an existing file at the target.
-        :param extract: unpack the archive into a directory beside it.
+        :param output: where it goes. A path ending in ``/``, an existing
+            directory, or ``None`` (the current directory): inside that directory,
+            under a name made from the job. Any other path: the archive's file, or
+            with ``extract`` the directory that receives the model files (the
+            archive is downloaded beside it). Missing parent directories are created.
+        :param overwrite: replace an existing file (or extracted directory) at the target.
+        :param extract: unpack the archive; the archive is then removed once the
+            extraction succeeded, unless ``keep_archive``.
+        :param keep_archive: with ``extract``, keep the archive beside the directory
+            (``DownloadResult.archive``).
         :param progress: ``True`` for a progress bar on stderr (needs the
             ``progress`` extra), or a callback ``(bytes_done, total)``.
         :raises DownloadError: the download could not be completed.
@@ -448,16 +455,21 @@ class FineTunes(Resource):
 
         job_id = check_job_id(id)
         check_download_options(checkpoint, checkpoint_step)
-        where = resolve_output(output, overwrite=overwrite)
+        where = resolve_output(output, overwrite=overwrite, extract=extract)
         job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
         plan = plan_model_download(
-            job_id, job, checkpoint=checkpoint, checkpoint_step=checkpoint_step, output=where
+            job_id,
+            job,
+            checkpoint=checkpoint,
+            checkpoint_step=checkpoint_step,
+            output=where,
+            extract=extract,
         )
         return download_model(
             self._transport,
             plan,
             overwrite=overwrite,
-            extract=extract,
+            keep_archive=keep_archive,
             progress=progress,
             timeout=timeout,
         )

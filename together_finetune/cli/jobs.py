@@ -9,7 +9,7 @@ import sys
 from typing import TYPE_CHECKING, List, Sequence
 
 from . import arguments
-from .base import PROG, add_command, add_job_command, client
+from .base import PROG, UsageError, add_command, add_job_command, client
 from .output import Out, plain, show_job, table, text, when
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -163,6 +163,8 @@ def wait(args: argparse.Namespace, out: Out) -> int:
 
 def download(args: argparse.Namespace, out: Out) -> int:
     """``download JOB_ID``: a progress bar only on a terminal, when tqdm is installed."""
+    if args.keep_archive and not args.extract:
+        raise UsageError("--keep-archive: only with --extract")
     progress = False
     if not args.no_progress and not out.json_mode and sys.stderr.isatty():
         import importlib.util
@@ -176,6 +178,7 @@ def download(args: argparse.Namespace, out: Out) -> int:
             output=args.output,
             overwrite=args.overwrite,
             extract=args.extract,
+            keep_archive=args.keep_archive,
             progress=progress,
         )
     if out.json_mode:
@@ -187,7 +190,14 @@ def download(args: argparse.Namespace, out: Out) -> int:
                 "sha256": result.sha256,
                 "checkpoint": result.checkpoint,
                 "checkpoint_step": result.checkpoint_step,
+                "archive": None if result.archive is None else str(result.archive),
             }
+        )
+    elif args.extract:
+        kept = f"; archive kept at {result.archive}" if result.archive is not None else ""
+        out.line(
+            f"extracted to {result.path} ({result.size} bytes downloaded, "
+            f"sha256 {result.sha256}{kept})"
         )
     else:
         out.line(f"downloaded {result.path} ({result.size} bytes, sha256 {result.sha256})")
@@ -221,9 +231,25 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
 
     p = add_job_command(subparsers, "download", "download a job's model or a checkpoint", download)
-    p.add_argument("--output", "-o", help="file path or existing directory (default: .)")
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="the archive's path, or with --extract the directory for the model files; "
+        "DIR/ or an existing directory: inside it, named after the job (default: .); "
+        "missing parent directories are made",
+    )
     p.add_argument("--checkpoint", choices=("merged", "adapter", "model_output_path"))
     p.add_argument("--step", type=int, help="an intermediate checkpoint's step")
-    p.add_argument("--extract", action="store_true", help="unpack the archive beside it")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument(
+        "--extract",
+        action="store_true",
+        help="unpack the archive, then remove it (see --keep-archive)",
+    )
+    p.add_argument(
+        "--keep-archive", action="store_true", help="with --extract: keep the archive beside"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing file or extracted directory"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
