@@ -171,9 +171,10 @@ def plan_model_download(
             stem += f"-step-{checkpoint_step}"
         stem += f"-{checkpoint}"
     if extract and extract_to is None:
-        extract_to = (
-            output.directory / stem if output.file is None else strip_archive_suffix(output.file)
-        )
+        if output.file is not None:
+            extract_to = strip_archive_suffix(output.file)
+        elif stem is not None:
+            extract_to = output.directory / stem
     return ModelDownloadPlan(
         job_id=job_id,
         path=_DOWNLOAD_PATH,
@@ -226,7 +227,8 @@ def download_model(
         closer = getattr(callback, "close", None)
         if closer is not None:
             closer()
-    result_path, archive = path, path
+    result_path = path
+    archive: Optional[Path] = path
     if plan.extract_to is not None:
         result_path = extract_archive(path, plan.extract_to, replace=overwrite)
         if not keep_archive:
