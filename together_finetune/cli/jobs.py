@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, List, Sequence
 from . import arguments
 from .base import PROG, UsageError, add_command, add_job_command, client
 from .output import Out, plain, show_job, table, text, when
+from .terminal import confirm
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import FineTune, FineTuneEvent
@@ -57,7 +58,10 @@ def retrieve(args: argparse.Namespace, out: Out) -> int:
 
 
 def cancel(args: argparse.Namespace, out: Out) -> int:
-    """``cancel JOB_ID``."""
+    """``cancel JOB_ID``: asks first on a terminal (not with ``--yes``)."""
+    if not confirm(f"cancel job {args.id}?", assume_yes=args.yes):
+        out.note(f"{PROG} cancel: not cancelled")
+        return 1
     with client(args) as api:
         job = api.fine_tunes.cancel(args.id)
     show_job(job, out)
@@ -65,7 +69,12 @@ def cancel(args: argparse.Namespace, out: Out) -> int:
 
 
 def delete(args: argparse.Namespace, out: Out) -> int:
-    """``delete JOB_ID``."""
+    """``delete JOB_ID``: asks first on a terminal (not with ``--yes``)."""
+    if not confirm(
+        f"delete job {args.id} and its outputs? This cannot be undone.", assume_yes=args.yes
+    ):
+        out.note(f"{PROG} delete: not deleted")
+        return 1
     with client(args) as api:
         result = api.fine_tunes.delete(args.id)
     if out.json_mode:
@@ -208,8 +217,12 @@ def register(subparsers: Subparsers) -> None:
     """Add the job commands and their flags."""
     add_command(subparsers, "list", "list fine-tuning jobs", list_jobs)
     add_job_command(subparsers, "retrieve", "show one job", retrieve)
-    add_job_command(subparsers, "cancel", "cancel a job", cancel)
-    add_job_command(subparsers, "delete", "delete a job and its outputs", delete)
+    for name, help, handler in (
+        ("cancel", "cancel a job", cancel),
+        ("delete", "delete a job and its outputs", delete),
+    ):
+        p = add_job_command(subparsers, name, help, handler)
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask (on a terminal)")
 
     p = add_job_command(subparsers, "events", "show a job's events", events)
     p.add_argument("--follow", "-f", action="store_true", help="print new events until the end")
