@@ -365,6 +365,7 @@ class FineTunes(Resource):
         timeout: Optional[float] = None,
         on_event: Optional[Callable[[FineTuneEvent], None]] = None,
         raise_on_failure: bool = False,
+        on_update: Optional[Callable[[FineTune], None]] = None,
     ) -> FineTune:
         """Poll until the job reaches a terminal status and return it.
 
@@ -379,6 +380,8 @@ class FineTunes(Resource):
         :param raise_on_failure: raise :class:`FineTuneFailedError` when the job
             ends as ``error``, ``user_error`` or ``cancelled``; its message is the
             last error event's.
+        :param on_update: called with the job after each poll (after that poll's
+            events), for a live status display.
 
         Transient errors while polling are retried by the transport and do not
         end the wait; an error that outlasts the retries is raised.
@@ -389,6 +392,7 @@ class FineTunes(Resource):
             timeout=timeout,
             on_event=on_event,
             raise_on_failure=raise_on_failure,
+            on_update=on_update,
         )
 
     def follow_events(

@@ -36,6 +36,7 @@ class PtyRun:
         timeout: float = 20,
         columns: int = 80,
         lines: int = 24,
+        no_color: bool = False,
     ) -> None:
         import pty  # POSIX only: imported here so the module loads anywhere
 
@@ -45,6 +46,8 @@ class PtyRun:
         _set_size(child, lines, columns)
         child_env = dict(env, COLUMNS=str(columns), LINES=str(lines), TERM="xterm")
         child_env.pop("NO_COLOR", None)
+        if no_color:
+            child_env["NO_COLOR"] = "1"
         self.proc = subprocess.Popen(
             [*console_script(), *argv],
             env=child_env,
@@ -76,7 +79,8 @@ class PtyRun:
         deadline = time.monotonic() + self.timeout
         while text not in self.output:
             if time.monotonic() > deadline or not self._read(deadline):
-                raise AssertionError(f"{text!r} never appeared; output so far:\n{self.output}")
+                tail = self.output[-2000:]
+                raise AssertionError(f"{text!r} never appeared; the output ends:\n{tail!r}")
         return self.output
 
     def send(self, line: str) -> None:

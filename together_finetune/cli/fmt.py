@@ -73,8 +73,7 @@ def number(value: Any) -> str:
     if 1e-3 <= size < 1e6:
         if size >= 100:
             return f"{value:,.0f}"
-        text = f"{value:.3g}"
-        return text
+        return f"{value:.3g}"
     exponent = 3 * math.floor(math.log10(size) / 3)
     mantissa = float(f"{value / 10**exponent:.3g}")
     if abs(mantissa) >= 1000:  # rounding carried over: 999.96e-6 is 1.00e-3

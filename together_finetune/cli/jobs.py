@@ -6,10 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from . import arguments
 from .base import PROG, UsageError, add_command, add_job_command, client
+from .fmt import number
 from .output import Out, plain, show_job, table, text, when
 from .terminal import confirm
 
@@ -20,10 +21,12 @@ if TYPE_CHECKING:  # pragma: no cover
 _EVENT_HEADERS = ("CREATED", "LEVEL", "TYPE", "MESSAGE")
 
 
-def _jobs_table(jobs: Sequence[FineTune]) -> str:
+def _jobs_table(jobs: Sequence[FineTune], colour: bool) -> str:
+    from .fmt import status
+
     return table(
         ("ID", "STATUS", "MODEL", "CREATED"),
-        ((j.id, j.status.value, text(j.model), when(j.created_at)) for j in jobs),
+        ((j.id, status(j.status.value, colour), text(j.model), when(j.created_at)) for j in jobs),
     )
 
 
@@ -43,7 +46,7 @@ def list_jobs(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json(plain(jobs))
     elif jobs:
-        out.line(_jobs_table(jobs))
+        out.line(_jobs_table(jobs, out.colour))
     else:
         out.note("no fine-tuning jobs")
     return 0
@@ -127,7 +130,11 @@ def checkpoints(args: argparse.Namespace, out: Out) -> int:
 
 
 def metrics(args: argparse.Namespace, out: Out) -> int:
-    """``metrics JOB_ID``: one column per metric the rows carry."""
+    """``metrics JOB_ID``: the loss as a chart on a terminal, else one column per metric.
+
+    Piped, the table is printed (``--plain`` asks for it on a terminal too): a
+    script or a file wants the numbers, not the drawing.
+    """
     with client(args) as api:
         rows = api.fine_tunes.list_metrics(
             args.id,
@@ -138,31 +145,67 @@ def metrics(args: argparse.Namespace, out: Out) -> int:
         )
     if out.json_mode:
         out.json(rows)
-    elif rows:
+    elif not rows:
+        out.note(f"no metrics for {args.id}")
+    elif args.plain or not sys.stdout.isatty() or not _loss_chart(rows, out):
         columns: List[str] = []
         for row in rows:
             columns.extend(key for key in row if key not in columns)
-        out.line(table(columns, ([text(row.get(c)) for c in columns] for row in rows)))
-    else:
-        out.note(f"no metrics for {args.id}")
+        out.line(table(columns, ([number(row.get(c)) for c in columns] for row in rows)))
     return 0
 
 
-def wait(args: argparse.Namespace, out: Out) -> int:
-    """``wait JOB_ID``: exit 1 when the job ends as a failure."""
+def _loss_chart(rows: List[Dict[str, float]], out: Out) -> bool:
+    """Draw the loss curves sized to the terminal; ``False`` when the rows carry no loss."""
+    import shutil
 
-    def on_event(event: FineTuneEvent) -> None:
-        out.line("  ".join(_event_row(event)))
-        out.flush()
+    from .chart import loss_series, render
+
+    series = loss_series(rows)
+    if not series:
+        return False
+    size = shutil.get_terminal_size((80, 24))
+    for line in render(series, size.columns - 1, min(20, max(5, size.lines - 8))):
+        out.line(line)
+    for name, points in series.items():
+        low = min(points, key=lambda point: point[1])
+        out.line(
+            f"{name}: {number(points[0][1])} → {number(points[-1][1])}, "
+            f"lowest {number(low[1])} at step {number(int(low[0]))}"
+        )
+    return True
+
+
+def wait(args: argparse.Namespace, out: Out) -> int:
+    """``wait JOB_ID``: exit 1 when the job ends as a failure.
+
+    On a terminal one status line (bar, steps, epoch, time left) is redrawn under the
+    events; otherwise the events are plain lines, as a log wants them.
+    """
+    from .fmt import job_progress, status
+    from .terminal import StatusLine
 
     show_events = not out.json_mode and not args.quiet
-    with client(args) as api:
-        job = api.fine_tunes.wait(
-            args.id,
-            poll_interval=args.poll_interval,
-            timeout=args.timeout,
-            on_event=on_event if show_events else None,
-        )
+    live = not out.json_mode and sys.stdout.isatty()
+    line = StatusLine(sys.stdout, live=live)
+
+    def on_event(event: FineTuneEvent) -> None:
+        line.above("  ".join(_event_row(event)))
+
+    def on_update(job: FineTune) -> None:
+        line.show(f"{status(job.status.value, out.colour)}  {job_progress(job)}")
+
+    try:
+        with client(args) as api:
+            job = api.fine_tunes.wait(
+                args.id,
+                poll_interval=args.poll_interval,
+                timeout=args.timeout,
+                on_event=on_event if show_events else None,
+                on_update=on_update if live else None,
+            )
+    finally:
+        line.close()
     show_job(job, out)
     if job.status.is_failure:
         out.note(f"{PROG}: job {job.id} ended as {job.status.value}")
@@ -235,6 +278,11 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--step-to", type=int, help="last global step (inclusive)")
     p.add_argument("--since", type=arguments.timestamp, help="logged at or after (ISO-8601)")
     p.add_argument("--until", type=arguments.timestamp, help="logged at or before (ISO-8601)")
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="the table of numbers, not the loss chart (the default when piped)",
+    )
 
     p = add_job_command(subparsers, "wait", "wait for a job to finish (exit 1 if it failed)", wait)
     p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")

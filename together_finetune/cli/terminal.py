@@ -67,8 +67,10 @@ class StatusLine:
             self.current = text
             self.stream.flush()
             return
-        self.current = text[: max(10, width() - 1)]
-        self.stream.write("\r\x1b[K" + self.current)
+        if text == self.current:
+            return  # nothing new: no flicker
+        self.current = text
+        self.stream.write("\r\x1b[K" + _fit(text, max(10, width() - 1)))
         self.stream.flush()
 
     def above(self, text: str) -> None:
@@ -77,7 +79,7 @@ class StatusLine:
             self.stream.write(text + "\n")
             self.stream.flush()
             return
-        self.stream.write("\r\x1b[K" + text + "\n" + self.current)
+        self.stream.write("\r\x1b[K" + text + "\n" + _fit(self.current, max(10, width() - 1)))
         self.stream.flush()
 
     def close(self) -> None:
@@ -86,6 +88,17 @@ class StatusLine:
             self.stream.write("\r\x1b[K")
             self.stream.flush()
         self.current = ""
+
+
+def _fit(text: str, columns: int) -> str:
+    """``text`` cut to ``columns`` visible characters (its colour dropped if it is cut)."""
+    from .fmt import visible_len
+
+    if visible_len(text) <= columns:
+        return text
+    import re
+
+    return re.sub(r"\x1b\[[0-9;]*m", "", text)[: columns - 1] + "…"
 
 
 def _isatty(stream: TextIO) -> bool:
