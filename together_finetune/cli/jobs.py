@@ -248,11 +248,11 @@ def download(args: argparse.Namespace, out: Out) -> int:
     elif args.extract:
         kept = f"; archive kept at {result.archive}" if result.archive is not None else ""
         out.line(
-            f"extracted to {result.path} ({result.size} bytes downloaded, "
+            f"extracted to {result.path} ({number(result.size)} bytes downloaded, "
             f"sha256 {result.sha256}{kept})"
         )
     else:
-        out.line(f"downloaded {result.path} ({result.size} bytes, sha256 {result.sha256})")
+        out.line(f"downloaded {result.path} ({number(result.size)} bytes, sha256 {result.sha256})")
     return 0
 
 
