@@ -399,6 +399,7 @@ class FineTunes(Resource):
         timeout: Optional[float] = None,
         on_event: Optional[Callable[[FineTuneEvent], None]] = None,
         raise_on_failure: bool = False,
+        on_update: Optional[Callable[[FineTune], None]] = None,
     ) -> FineTune:
         """Poll until the job reaches a terminal status and return it.
 
@@ -413,6 +414,8 @@ class FineTunes(Resource):
         :param raise_on_failure: raise :class:`FineTuneFailedError` when the job
             ends as ``error``, ``user_error`` or ``cancelled``; its message is the
             last error event's.
+        :param on_update: called with the job after each poll (after that poll's
+            events), for a live status display.
 
         Transient errors while polling are retried by the transport and do not
         end the wait; an error that outlasts the retries is raised.
@@ -423,6 +426,7 @@ class FineTunes(Resource):
             timeout=timeout,
             on_event=on_event,
             raise_on_failure=raise_on_failure,
+            on_update=on_update,
         )
 
     def follow_events(
@@ -449,6 +453,7 @@ class FineTunes(Resource):
         output: Union[str, os.PathLike[str], None] = None,
         overwrite: bool = False,
         extract: bool = False,
+        keep_archive: bool = False,
         progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
     ) -> DownloadResult:
@@ -463,10 +468,16 @@ class FineTunes(Resource):
             ``"model_output_path"`` for full training; by default ``merged`` for
             LoRA and ``model_output_path`` for full jobs.
         :param checkpoint_step: an intermediate checkpoint's step.
-        :param output: a file path, or an existing directory (default: the
-            current directory) in which a name is made from the job.
-        :param overwrite: replace an existing file at the target.
-        :param extract: unpack the archive into a directory beside it.
+        :param output: where it goes. A path ending in ``/``, an existing
+            directory, or ``None`` (the current directory): inside that directory,
+            under a name made from the job. Any other path: the archive's file, or
+            with ``extract`` the directory that receives the model files (the
+            archive is downloaded beside it). Missing parent directories are created.
+        :param overwrite: replace an existing file (or extracted directory) at the target.
+        :param extract: unpack the archive; the archive is then removed once the
+            extraction succeeded, unless ``keep_archive``.
+        :param keep_archive: with ``extract``, keep the archive beside the directory
+            (``DownloadResult.archive``).
         :param progress: ``True`` for a progress bar on stderr (needs the
             ``progress`` extra), or a callback ``(bytes_done, total)``.
         :raises DownloadError: the download could not be completed.
@@ -482,16 +493,21 @@ class FineTunes(Resource):
 
         job_id = check_job_id(id)
         check_download_options(checkpoint, checkpoint_step)
-        where = resolve_output(output, overwrite=overwrite)
+        where = resolve_output(output, overwrite=overwrite, extract=extract)
         job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
         plan = plan_model_download(
-            job_id, job, checkpoint=checkpoint, checkpoint_step=checkpoint_step, output=where
+            job_id,
+            job,
+            checkpoint=checkpoint,
+            checkpoint_step=checkpoint_step,
+            output=where,
+            extract=extract,
         )
         return download_model(
             self._transport,
             plan,
             overwrite=overwrite,
-            extract=extract,
+            keep_archive=keep_archive,
             progress=progress,
             timeout=timeout,
         )
