@@ -10,7 +10,6 @@ belongs to), from which the next call resumes.
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -20,7 +19,7 @@ import re
 import threading
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Tuple
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
 import urllib3.exceptions
@@ -30,6 +29,7 @@ from .._retry import call as retry_call
 from ..errors import APIStatusError, DownloadError, TogetherError
 from ..transport import normalize_timeout
 from .progress import ProgressCallback
+from .target import Target, checksum_header, content_length, fsync_directory, origin
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
@@ -56,43 +56,6 @@ _QUEUE_DEPTH = 4
 #: Bytes written between background ``fdatasync`` calls (writeback overlaps the download).
 #: Measured on the benchmark machine: 256 MiB beat 64, 128 and 512 MiB and no flush at all.
 _FLUSH_EVERY = 256 * 1024 * 1024
-
-
-def _extension_for(content_type: str) -> str:
-    kind = content_type.lower()
-    if "gzip" in kind or "x-tar" in kind:
-        return ".tar.gz"
-    return ".tar.zst"  # zstd or octet-stream: the API's archive format
-
-
-class Target:
-    """Where the bytes go: the final path (once known) and the ``.part`` file.
-
-    With no ``final``, the file is named ``<stem><suffix>`` in ``directory``, the suffix
-    chosen from the answer's ``Content-Type``.
-    """
-
-    def __init__(self, directory: Path, stem: Optional[str], final: Optional[Path]) -> None:
-        self.directory = directory
-        self.stem = stem
-        self.final = final
-
-        # Fixed before the final name is known, so a later call finds it again.
-        if final is not None:
-            self.part = final.with_name(final.name + ".part")
-        else:
-            self.part = directory / f"{stem}.part"
-
-    @property
-    def meta(self) -> Path:
-        """The notes kept beside the ``.part``: what it belongs to and the server's validator."""
-        return self.part.with_name(self.part.name + ".json")
-
-    def resolve(self, content_type: str) -> Path:
-        """The final path, naming it now from ``content_type`` if it had no name yet."""
-        if self.final is None:
-            self.final = self.directory / f"{self.stem}{_extension_for(content_type)}"
-        return self.final
 
 
 def download_to_file(
@@ -263,8 +226,8 @@ class _Stream:
 
     def _give_up(self, failed: Failure, misses: int) -> TogetherError:
         """The error once the budget is spent: the last one, or where the download stopped."""
-        if self.furthest == 0 and not isinstance(failed.error, DownloadError):
-            return failed.error  # nothing ever arrived: the API's own error says most
+        if self.furthest == 0 and isinstance(failed.error, APIStatusError):
+            return failed.error  # the API refused every time: its own error says most
         where = (
             f"download of {self.label} stopped at {self.offset} of "
             f"{self.total if self.total is not None else '?'} bytes after {misses - 1} resume "
@@ -312,7 +275,7 @@ class _Stream:
                 )
             following = urljoin(url, location)
             # Like requests: credentials never follow a redirect to another origin.
-            authorized = authorized and _origin(following) == _origin(url)
+            authorized = authorized and origin(following) == origin(url)
             url, params = following, None
         raise Failure(
             DownloadError(f"{what}: more than {MAX_REDIRECTS} redirects"),
@@ -409,13 +372,13 @@ class _Stream:
                 self.total = total
                 self.announced = self.announced if self.announced is not None else total
             elif self.total is None:
-                length = _content_length(headers)
+                length = content_length(headers)
                 self.total = self.offset + length if length is not None else None
         else:
             if self.offset:
                 self._restart()  # a 200 to a Range request: the whole file again
-            self.total = _content_length(headers)
-            self.checksum = _checksum_header(headers)
+            self.total = content_length(headers)
+            self.checksum = checksum_header(headers)
             if self.announced is not None and self.total != self.announced:
                 # A file that changes size on every restart could be fetched forever.
                 self._discard_part()
@@ -514,7 +477,7 @@ class _Stream:
                 f"cannot move the download into place at {final}: {exc.strerror or exc}; the "
                 f"complete data is kept in {part}"
             ) from exc
-        _fsync_directory(final.parent)
+        fsync_directory(final.parent)
         with contextlib.suppress(FileNotFoundError):
             self.target.meta.unlink()
         return final, size, digest
@@ -622,39 +585,5 @@ def _write_all(f: IO[bytes], chunk: bytes) -> None:
         view = view[f.write(view) :]
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _content_length(headers: Any) -> Optional[int]:
-    length = headers.get("Content-Length")
-    return int(length) if length and str(length).strip().isdigit() else None
-
-
-def _origin(url: str) -> Tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme, parts.netloc.lower()
-
-
 class _Restart(Exception):
     """Internal: the server's answer does not continue our file; start again."""
-
-
-def _checksum_header(headers: Any) -> Optional[str]:
-    value = headers.get("x-checksum-sha256")
-    if value:
-        return str(value).strip().lower()
-    digest = headers.get("Digest") or ""
-    match = re.search(r"sha-256=([A-Za-z0-9+/=]+)", digest)
-    if match:
-        return base64.b64decode(match.group(1)).hex()
-    return None
