@@ -446,7 +446,9 @@ class Transport:
                 type(failure).__name__,
                 attempt,
             )
-            safe = idempotent or _nothing_was_sent(failure)
+            # A redirect loop does not fix itself: never worth another attempt.
+            loop = isinstance(failure, requests.TooManyRedirects)
+            safe = not loop and (idempotent or _nothing_was_sent(failure))
             timed_out = isinstance(failure, requests.Timeout)
             error_cls = APITimeoutError if timed_out else APIConnectionError
             verb = "timed out" if timed_out else "failed"
