@@ -1,11 +1,10 @@
 """The resumable download engine: one URL path streamed into a file, verified and atomic.
 
-A download streams into ``<target>.part`` beside the target, hashing on the
-way. A dropped connection or a stalled read resumes with ``Range`` (guarded by
-``If-Range``) until the bytes match the announced total; only then is the file
-fsynced and renamed into place. An interrupted download leaves its ``.part``
-(and a small ``.part.json`` with the server's validator and what the file
-belongs to), from which the next call resumes.
+A download streams into ``<target>.part`` beside the target, hashing on the way. A
+dropped connection resumes with ``Range`` (and ``If-Range``), retried by the one retry
+engine (``_retry.py``), until the bytes match the announced total; only then is the file
+fsynced and renamed into place. An interrupted download leaves its ``.part`` and notes
+(``.part.json``: the server's validator, what it belongs to) for the next call.
 """
 
 from __future__ import annotations
@@ -28,8 +27,16 @@ from .._retry import Failure
 from .._retry import call as retry_call
 from ..errors import APIStatusError, DownloadError, TogetherError
 from ..transport import normalize_timeout
+from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
 from .progress import ProgressCallback
-from .target import Target, checksum_header, content_length, fsync_directory, origin
+from .target import (
+    Target,
+    checksum_header,
+    content_length,
+    finished_meanwhile,
+    fsync_directory,
+    origin,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
@@ -68,6 +75,7 @@ def download_to_file(
     params: Optional[Dict[str, Any]] = None,
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Tuple[Path, int, str]:
     """Stream ``GET path`` into the file ``output`` with the same guarantees as model downloads.
 
@@ -90,6 +98,7 @@ def download_to_file(
         label=label,
         progress=progress,
         timeout=timeout,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -103,14 +112,25 @@ def stream_download(
     label: str,
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Tuple[Path, int, str]:
     """Stream ``GET path?params`` into ``target``, resuming a ``.part`` left for the same request.
 
-    ``label`` names the download in messages. Returns the final path, the size and the
-    sha256 hex digest.
+    ``label`` names the download in messages. The target is locked for the download:
+    another download of it waits up to ``lock_timeout`` seconds, then returns the file
+    the first one finished (when ``overwrite`` is false and its size and sha256 match
+    the first one's record) or downloads it itself. Returns the final path, the size
+    and the sha256 hex digest.
     """
-    stream = _Stream(transport, path, params, target, progress, timeout, label=label)
-    return stream.run(overwrite)
+    with TargetLock(target.part, timeout=lock_timeout, sleep=transport.sleep) as lock:
+        if not overwrite and lock.record is not None:
+            done = finished_meanwhile(lock.record, target)
+            if done is not None:
+                return done
+        stream = _Stream(transport, path, params, target, progress, timeout, label=label)
+        final, size, digest = stream.run(overwrite)
+        lock.finished(final, size, digest)
+        return final, size, digest
 
 
 class _Stream:
@@ -309,17 +329,7 @@ class _Stream:
                 mode = self._accept(response)
             except _Restart as exc:
                 raise Failure(DownloadError(f"{what}: {exc}"), retryable=True, what=what) from None
-            if self._parallel(response):
-                response.close()
-                self._run_segments()
-                return
             self._stream_body(response, mode)
-
-    def _parallel(self, response: requests.Response) -> bool:
-        return False
-
-    def _run_segments(self) -> None:
-        raise NotImplementedError
 
     def _api_target(self) -> Tuple[str, Optional[Dict[str, Any]], bool]:
         return self.transport.url(self.path), self.params, True

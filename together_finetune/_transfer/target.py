@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import hashlib
 import os
 import re
 from pathlib import Path
-from typing import Any, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 from urllib.parse import urlsplit
 
-__all__ = ["Target", "checksum_header", "content_length", "fsync_directory", "origin"]
+__all__ = [
+    "Target",
+    "checksum_header",
+    "content_length",
+    "finished_meanwhile",
+    "fsync_directory",
+    "origin",
+]
 
 
 def _extension_for(content_type: str) -> str:
@@ -85,3 +93,26 @@ def checksum_header(headers: Any) -> Optional[str]:
     if match:
         return base64.b64decode(match.group(1)).hex()
     return None
+
+
+def finished_meanwhile(record: Dict[str, Any], target: Target) -> Optional[Tuple[Path, int, str]]:
+    """The file another download of ``target`` finished while we waited, if it is intact."""
+    final = Path(str(record.get("path")))
+    size, digest = record.get("size"), record.get("sha256")
+    if target.final is not None and final != target.final:
+        return None
+    if final.parent != target.directory or not isinstance(digest, str):
+        return None
+    try:
+        if final.stat().st_size != size:
+            return None
+        hasher = hashlib.sha256()
+        with open(final, "rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                hasher.update(block)
+    except OSError:
+        return None
+    if hasher.hexdigest() != digest:
+        return None
+    target.final = final
+    return final, int(size), digest
