@@ -113,6 +113,7 @@ class Files(Resource):
         *,
         overwrite: bool = False,
         timeout: Optional[Timeout] = None,
+        lock_timeout: float = 300.0,
     ) -> Path:
         """Download a file's content to ``output`` (``GET /files/{id}/content``).
 
@@ -120,6 +121,7 @@ class Files(Resource):
         dropped connection resumes, the size is verified, and the file is renamed into
         place only when complete, so ``output`` never holds a partial file.
 
+        :param lock_timeout: seconds to wait while another download writes ``output``.
         :returns: the path written.
         :raises DownloadError: ``output`` exists (without ``overwrite``), its directory
             does not, or the download could not be completed.
@@ -131,6 +133,7 @@ class Files(Resource):
             overwrite=overwrite,
             label=id,
             timeout=timeout,
+            lock_timeout=lock_timeout,
         )
         return final
 

@@ -456,6 +456,7 @@ class FineTunes(Resource):
         keep_archive: bool = False,
         progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
+        lock_timeout: float = 300.0,
     ) -> DownloadResult:
         """Download a job's model (or one checkpoint) to disk.
 
@@ -480,6 +481,9 @@ class FineTunes(Resource):
             (``DownloadResult.archive``).
         :param progress: ``True`` for a progress bar on stderr (needs the
             ``progress`` extra), or a callback ``(bytes_done, total)``.
+        :param lock_timeout: seconds to wait while another download (thread or process)
+            writes the same target; then the file it finished is returned (without
+            ``overwrite``, when its size and sha256 match) or :class:`DownloadError` raised.
         :raises DownloadError: the download could not be completed.
         """
         # The engine loads requests: imported on first use, like the transport does.
@@ -510,6 +514,7 @@ class FineTunes(Resource):
             keep_archive=keep_archive,
             progress=progress,
             timeout=timeout,
+            lock_timeout=lock_timeout,
         )
 
     def _job_path(self, id: str, suffix: str = "") -> str:

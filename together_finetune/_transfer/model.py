@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Union
 from ..errors import DownloadError
 from ..models import DownloadResult, FineTune, FullTraining, UnknownTrainingType
 from .archive import extract_archive, strip_archive_suffix
+from .lock import DEFAULT_LOCK_TIMEOUT
 from .progress import ProgressCallback, download_progress
 from .stream import Target, stream_download
 
@@ -197,6 +198,7 @@ def download_model(
     keep_archive: bool = False,
     progress: Union[bool, ProgressCallback, None],
     timeout: Optional[Timeout],
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> DownloadResult:
     """Run a plan: stream the archive, then unpack it when the plan says where.
 
@@ -222,6 +224,7 @@ def download_model(
             label=plan.job_id,
             progress=callback,
             timeout=timeout,
+            lock_timeout=lock_timeout,
         )
     finally:
         closer = getattr(callback, "close", None)
