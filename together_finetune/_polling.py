@@ -45,6 +45,7 @@ class Poller:
         timeout: Optional[float],
         on_event: Optional[Callable[[FineTuneEvent], None]],
         raise_on_failure: bool,
+        on_update: Optional[Callable[[FineTune], None]] = None,
     ) -> FineTune:
         """Poll until the job is terminal; see :meth:`FineTunes.wait`."""
         check_job_id(id)
@@ -54,6 +55,8 @@ class Poller:
                 events.append(event)
                 if on_event is not None:
                     on_event(event)
+            if on_update is not None:
+                on_update(job)
             if job.is_terminal:
                 if raise_on_failure and job.status.is_failure:
                     if on_event is None:

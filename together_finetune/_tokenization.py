@@ -122,11 +122,17 @@ class Tokenization(Resource):
         link = self.tokenized_dataset_link(job_id, timeout=timeout)
         name = safe_filename(link.filename, f"{job_id}-tokenized-dataset.tar.zst")
         final = where.file if where.file is not None else where.directory / name
+        first = [link.url]
+
+        def locate() -> str:
+            # The URL at hand first; after a 403 or 404 (expired) a freshly signed one.
+            return first.pop() if first else self.tokenized_dataset_link(job_id).url
+
         callback = download_progress(progress, name)
         try:
             path, size, digest = download_presigned(
                 self._transport,
-                link.url,
+                locate,
                 source=self._job_path(job_id, "/download-tokenized-dataset"),
                 output=final,
                 expected_size=link.size,

@@ -16,7 +16,6 @@ import collections.abc
 import sys
 import typing
 from datetime import datetime, timezone
-from types import MappingProxyType
 from typing import (
     Any,
     Callable,
@@ -53,9 +52,11 @@ from .models import (
     FineTuneStatus,
     FullTraining,
     LinearLRScheduler,
+    Listing,
     LoRATraining,
     LRScheduler,
     PriceEstimateRequest,
+    ReadOnlyDict,
     TrainingMethod,
     TrainingType,
     UnknownLRScheduler,
@@ -330,6 +331,8 @@ def _build() -> cattrs.Converter:
     }
     for cls, hook in hooks.items():
         conv.register_unstructure_hook(cls, hook)
+    # A list method's result is a list subclass, which cattrs would pass through as is.
+    conv.register_unstructure_hook(Listing, lambda items: [conv.unstructure(i) for i in items])
 
     # Request bodies: omit None fields; the W&B key travels as ``wandb_key``,
     # the name both official SDKs send and the live API accepts.
@@ -447,7 +450,7 @@ def _wire_structure_fn(
             result = detailed(data, cls)
         unknown = {key: value[key] for key in value if key not in known}
         if unknown:
-            object.__setattr__(result, "extra", MappingProxyType(unknown))
+            object.__setattr__(result, "extra", ReadOnlyDict(unknown))
         return result
 
     return structure
@@ -476,11 +479,11 @@ def _wire_unstructure_fn(cls: Any, conv: cattrs.Converter) -> Callable[[Any], Di
 
 def _unknown(data: Mapping[str, Any], known: Iterable[str]) -> Mapping[str, Any]:
     """The keys of ``data`` not in ``known``, as a read-only mapping."""
-    return MappingProxyType({key: value for key, value in data.items() if key not in known})
+    return ReadOnlyDict({key: value for key, value in data.items() if key not in known})
 
 
 def _with_extra(value: T, extra: Mapping[str, Any]) -> T:
-    object.__setattr__(value, "extra", MappingProxyType(dict(extra)))
+    object.__setattr__(value, "extra", ReadOnlyDict(dict(extra)))
     return value
 
 

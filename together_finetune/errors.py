@@ -212,3 +212,29 @@ def error_class_for_status(status: int) -> type[APIStatusError]:
     if status >= 500:
         return InternalServerError
     return _STATUS_ERRORS.get(status, APIStatusError)
+
+
+class AttemptFailed(Exception):
+    """Internal (never reaches a caller): one failed attempt of a retried operation.
+
+    Carries the error to raise when retrying stops, and whether a retry may help.
+
+    :param error: raised to the caller when the engine gives up.
+    :param retryable: whether repeating the attempt is safe and may help.
+    :param retry_after: the server's ``Retry-After`` in seconds, if it sent a usable one.
+    :param what: names the operation in the log line of a retry.
+    """
+
+    def __init__(
+        self,
+        error: TogetherError,
+        *,
+        retryable: bool,
+        retry_after: Optional[float] = None,
+        what: str = "request",
+    ) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.what = what
+        self.retryable = retryable
+        self.retry_after = retry_after

@@ -31,7 +31,7 @@ from ._transfer.upload import PART_SIZE as PART_SIZE
 from .converter import decode
 from .dataset import MAX_FILE_SIZE, check_dataset
 from .errors import APIResponseValidationError, DatasetError, UploadError, WaitTimeoutError
-from .models import FileDeleteResult, FileObject
+from .models import FileDeleteResult, FileObject, Listing
 from .transport import Timeout, Transport
 
 __all__ = [
@@ -98,7 +98,7 @@ class Files(Resource):
 
     # -- simple endpoints ------------------------------------------------------------------
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> List[FileObject]:
+    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FileObject]:
         """Every file of the account (``GET /files``)."""
         body = self._transport.request_json("GET", "/files", timeout=timeout)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
@@ -106,7 +106,7 @@ class Files(Resource):
                 f"GET /files: expected an object with a 'data' list, got {str(body)[:100]}",
                 body=body,
             )
-        return decode(body["data"], List[FileObject])
+        return Listing(decode(body["data"], List[FileObject]))
 
     def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FileObject:
         """One file's metadata (``GET /files/{id}``)."""
@@ -126,6 +126,7 @@ class Files(Resource):
         *,
         overwrite: bool = False,
         timeout: Optional[Timeout] = None,
+        lock_timeout: float = 300.0,
     ) -> Path:
         """Download a file's content to ``output`` (``GET /files/{id}/content``).
 
@@ -133,6 +134,7 @@ class Files(Resource):
         dropped connection resumes, the size is verified, and the file is renamed into
         place only when complete, so ``output`` never holds a partial file.
 
+        :param lock_timeout: seconds to wait while another download writes ``output``.
         :returns: the path written.
         :raises DownloadError: ``output`` exists (without ``overwrite``), its directory
             does not, or the download could not be completed.
@@ -144,6 +146,7 @@ class Files(Resource):
             overwrite=overwrite,
             label=id,
             timeout=timeout,
+            lock_timeout=lock_timeout,
         )
         return final
 

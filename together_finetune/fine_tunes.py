@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -13,10 +14,15 @@ from typing import (
     List,
     Literal,
     Optional,
+    Sequence,
+    Tuple,
     Union,
     cast,
 )
 
+from ._extras import require
+from ._metrics import metric_params, metrics_frame
+from ._plot import draw
 from ._polling import Poller
 from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id
 from ._tokenization import Tokenization
@@ -31,6 +37,8 @@ from .models import (
     FineTune,
     FineTuneEvent,
     FineTuneRequest,
+    Listing,
+    LoRATraining,
     LRScheduler,
     ModelLimits,
     MultimodalParams,
@@ -43,11 +51,17 @@ from .transport import Timeout, Transport
 from .validation import (
     apply_model_defaults,
     build_create_request,
+    default_lora,
     ensure_within_limits,
     needs_model_limits,
 )
 
+if TYPE_CHECKING:  # pragma: no cover - matplotlib is an optional extra
+    from matplotlib.axes import Axes
+
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
+
+_METRIC_FILTERS = ("global_step_from", "global_step_to", "logged_at_from", "logged_at_to")
 
 _MAYBE_CREATED = (
     "The job may have been created: check client.fine_tunes.list() before trying again."
@@ -127,17 +141,12 @@ class FineTunes(Tokenization):
         :param training_file: ID of an uploaded training file (``file-...``).
         :param model: base model name; omit it when continuing ``from_checkpoint``.
         :param gradient_accumulation_steps: steps per optimizer update (0: the model's default).
-        :param early_stopping_enabled: stop when the validation loss stops improving;
-            needs a ``validation_file`` and ``n_evals >= patience + warmup_evals + 1``.
-        :param early_stopping_patience: evaluations without improvement tolerated
-            (server default 2); with ``early_stopping_min_delta`` (the smallest
-            improvement that counts, default 0) and ``early_stopping_warmup_evals``
-            (evaluations before patience counts, default 1): only with early stopping.
+        :param early_stopping_enabled: needs a ``validation_file`` and ``n_evals >=
+            patience (default 2) + warmup_evals (default 1) + 1``; only then the other
+            ``early_stopping_*`` options.
         :param training_type: :class:`FullTraining` or :class:`LoRATraining` (server
-            default: LoRA). ``LoRATraining()`` without a rank gets the model's default
-            rank from its limits (one request per model per client).
-        :param multimodal_params: ``MultimodalParams(train_vision=True)`` is refused
-            before sending when the model's limits say it does not support vision.
+            default: LoRA). ``LoRATraining()`` gets the model's default rank (limits).
+        :param multimodal_params: ``train_vision=True`` only for a model with vision.
         :param training_method: :class:`SFT` or :class:`DPO`.
         :param train_on_inputs: shorthand for ``training_method=SFT(train_on_inputs=...)``
             (only with SFT or no ``training_method``).
@@ -167,11 +176,8 @@ class FineTunes(Tokenization):
     ) -> FineTuneRequest:
         """The checked :class:`FineTuneRequest` that ``create(**arguments)`` sends.
 
-        Takes what :meth:`create` takes. Reads the model's limits (once per model per
-        client) when the body depends on them: for ``LoRATraining()`` without a rank,
-        for ``train_vision=True``, and with ``check_limits``.
-
-        :raises ValueError: an argument is invalid (nothing was sent).
+        Reads the model's limits (once per model per client) when the body depends on
+        them (``LoRATraining()`` without a rank, ``train_vision=True``) or to check them.
         """
         request = build_create_request(**arguments)
         limits = None
@@ -199,11 +205,9 @@ class FineTunes(Tokenization):
             ),
         )
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> List[FineTune]:
+    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FineTune]:
         """All fine-tuning jobs of the account (``GET /fine-tunes``)."""
-        return cast(
-            "List[FineTune]", self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout)
-        )
+        return Listing(self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout))
 
     def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
         """One job with all its fields (``GET /fine-tunes/{id}``)."""
@@ -244,23 +248,17 @@ class FineTunes(Tokenization):
                 attempts=exc.attempts,
             ) from exc
 
-    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> List[FineTuneEvent]:
+    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> Listing[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
-        return cast(
-            "List[FineTuneEvent]",
-            self._get(
-                self._job_path(id, "/events"), List[FineTuneEvent], key="data", timeout=timeout
-            ),
-        )
+        path = self._job_path(id, "/events")
+        return Listing(self._get(path, List[FineTuneEvent], key="data", timeout=timeout))
 
-    def list_checkpoints(self, id: str, *, timeout: Optional[Timeout] = None) -> List[Checkpoint]:
+    def list_checkpoints(
+        self, id: str, *, timeout: Optional[Timeout] = None
+    ) -> Listing[Checkpoint]:
         """The checkpoints a job saved (``GET /fine-tunes/{id}/checkpoints``)."""
-        return cast(
-            "List[Checkpoint]",
-            self._get(
-                self._job_path(id, "/checkpoints"), List[Checkpoint], key="data", timeout=timeout
-            ),
-        )
+        path = self._job_path(id, "/checkpoints")
+        return Listing(self._get(path, List[Checkpoint], key="data", timeout=timeout))
 
     def list_metrics(
         self,
@@ -283,31 +281,9 @@ class FineTunes(Tokenization):
             (a positive integer) instead of every one.
         :raises ValueError: a filter has the wrong type (nothing was sent).
         """
-        params: Dict[str, Any] = {}
-        if resolution is not None:
-            if not isinstance(resolution, int) or isinstance(resolution, bool) or resolution < 1:
-                raise ValueError(f"resolution must be a positive integer, got {resolution!r}")
-            params["resolution"] = resolution
-        for name, step in (
-            ("global_step_from", global_step_from),
-            ("global_step_to", global_step_to),
-        ):
-            if step is None:
-                continue
-            if not isinstance(step, int) or isinstance(step, bool):
-                raise ValueError(f"{name} must be an integer, got {step!r}")
-            params[name] = step
-        for name, when in (("logged_at_from", logged_at_from), ("logged_at_to", logged_at_to)):
-            if when is None:
-                continue
-            if not isinstance(when, datetime):
-                raise ValueError(f"{name} must be a datetime, got {when!r}")
-            if when.tzinfo is None or when.utcoffset() is None:
-                raise ValueError(
-                    f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc)), "
-                    f"got the naive {when!r}"
-                )
-            params[name] = encode(when.astimezone(timezone.utc))
+        params = metric_params(
+            global_step_from, global_step_to, logged_at_from, logged_at_to, resolution
+        )
         return cast(
             "List[Dict[str, float]]",
             self._get(
@@ -318,6 +294,56 @@ class FineTunes(Tokenization):
                 timeout=timeout,
             ),
         )
+
+    def metrics_frame(
+        self,
+        id: str,
+        *,
+        global_step_from: Optional[int] = None,
+        global_step_to: Optional[int] = None,
+        logged_at_from: Optional[datetime] = None,
+        logged_at_to: Optional[datetime] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> Any:
+        """The job's metrics as a ``pandas.DataFrame`` indexed by step (extra ``pandas``).
+
+        One column per metric (``train/loss``, ``eval/loss``, ...), ``NaN`` where a step
+        has no value; rows of one step are merged. Filters as in :meth:`list_metrics`.
+
+        :raises ImportError: pandas is not installed (checked before anything is sent).
+        """
+        require("pandas", extra="pandas", feature="metrics_frame")
+        filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
+        return metrics_frame(self._metric_rows(id, filters, timeout))
+
+    def plot_metrics(
+        self,
+        id: str,
+        ax: Optional[Axes] = None,
+        *,
+        metrics: Optional[Sequence[str]] = None,
+        global_step_from: Optional[int] = None,
+        global_step_to: Optional[int] = None,
+        logged_at_from: Optional[datetime] = None,
+        logged_at_to: Optional[datetime] = None,
+        timeout: Optional[Timeout] = None,
+    ) -> Axes:
+        """Draw the job's loss curves (training and evaluation) with matplotlib (extra ``plot``).
+
+        :param ax: the matplotlib ``Axes`` to draw on (default: a new figure's).
+        :param metrics: the metrics to draw instead of the losses.
+        :returns: the axes drawn on.
+        :raises ImportError: matplotlib is not installed (checked before anything is sent).
+        """
+        require("matplotlib", extra="plot", feature="plot_metrics")
+        filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
+        rows = self._metric_rows(id, filters, timeout)
+        return draw(rows, ax, metrics=metrics, title=f"{id} loss" if metrics is None else id)
+
+    def _metric_rows(
+        self, id: str, filters: Tuple[Any, ...], timeout: Optional[Timeout]
+    ) -> List[Dict[str, float]]:
+        return self.list_metrics(id, **dict(zip(_METRIC_FILTERS, filters)), timeout=timeout)
 
     # -- pricing and models ---------------------------------------------------------------
 
@@ -346,6 +372,10 @@ class FineTunes(Tokenization):
                 not isinstance(value, int) or isinstance(value, bool) or value < low
             ):
                 raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
+        if isinstance(training_type, LoRATraining) and training_type.lora_r is None:
+            # As create() sends it: the model's default rank (8 without a model).
+            limits = self._cached_limits(model, timeout) if model else None
+            training_type = default_lora(training_type, limits)
         request = PriceEstimateRequest(
             training_file=check_file_id(training_file, "training_file"),
             model=model,
@@ -416,6 +446,7 @@ class FineTunes(Tokenization):
         timeout: Optional[float] = None,
         on_event: Optional[Callable[[FineTuneEvent], None]] = None,
         raise_on_failure: bool = False,
+        on_update: Optional[Callable[[FineTune], None]] = None,
     ) -> FineTune:
         """Poll until the job reaches a terminal status and return it.
 
@@ -430,6 +461,8 @@ class FineTunes(Tokenization):
         :param raise_on_failure: raise :class:`FineTuneFailedError` when the job
             ends as ``error``, ``user_error`` or ``cancelled``; its message is the
             last error event's.
+        :param on_update: called with the job after each poll (after that poll's
+            events), for a live status display.
 
         Transient errors while polling are retried by the transport and do not
         end the wait; an error that outlasts the retries is raised.
@@ -440,6 +473,7 @@ class FineTunes(Tokenization):
             timeout=timeout,
             on_event=on_event,
             raise_on_failure=raise_on_failure,
+            on_update=on_update,
         )
 
     def follow_events(
@@ -466,8 +500,10 @@ class FineTunes(Tokenization):
         output: Union[str, os.PathLike[str], None] = None,
         overwrite: bool = False,
         extract: bool = False,
+        keep_archive: bool = False,
         progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
+        lock_timeout: float = 300.0,
     ) -> DownloadResult:
         """Download a job's model (or one checkpoint) to disk.
 
@@ -480,12 +516,21 @@ class FineTunes(Tokenization):
             ``"model_output_path"`` for full training; by default ``merged`` for
             LoRA and ``model_output_path`` for full jobs.
         :param checkpoint_step: an intermediate checkpoint's step.
-        :param output: a file path, or an existing directory (default: the
-            current directory) in which a name is made from the job.
-        :param overwrite: replace an existing file at the target.
-        :param extract: unpack the archive into a directory beside it.
+        :param output: where it goes. A path ending in ``/``, an existing
+            directory, or ``None`` (the current directory): inside that directory,
+            under a name made from the job. Any other path: the archive's file, or
+            with ``extract`` the directory that receives the model files (the
+            archive is downloaded beside it). Missing parent directories are created.
+        :param overwrite: replace an existing file (or extracted directory) at the target.
+        :param extract: unpack the archive; the archive is then removed once the
+            extraction succeeded, unless ``keep_archive``.
+        :param keep_archive: with ``extract``, keep the archive beside the directory
+            (``DownloadResult.archive``).
         :param progress: ``True`` for a progress bar on stderr (needs the
             ``progress`` extra), or a callback ``(bytes_done, total)``.
+        :param lock_timeout: seconds to wait while another download (thread or process)
+            writes the same target; then the file it finished is returned (without
+            ``overwrite``, when its size and sha256 match) or :class:`DownloadError` raised.
         :raises DownloadError: the download could not be completed.
         """
         # The engine loads requests: imported on first use, like the transport does.
@@ -499,16 +544,22 @@ class FineTunes(Tokenization):
 
         job_id = check_job_id(id)
         check_download_options(checkpoint, checkpoint_step)
-        where = resolve_output(output, overwrite=overwrite)
+        where = resolve_output(output, overwrite=overwrite, extract=extract)
         job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
         plan = plan_model_download(
-            job_id, job, checkpoint=checkpoint, checkpoint_step=checkpoint_step, output=where
+            job_id,
+            job,
+            checkpoint=checkpoint,
+            checkpoint_step=checkpoint_step,
+            output=where,
+            extract=extract,
         )
         return download_model(
             self._transport,
             plan,
             overwrite=overwrite,
-            extract=extract,
+            keep_archive=keep_archive,
             progress=progress,
             timeout=timeout,
+            lock_timeout=lock_timeout,
         )

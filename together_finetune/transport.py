@@ -26,10 +26,11 @@ import attrs
 
 from ._redact import describe_transport_error, redacted_copy
 from ._redact import redact_urls as redact_urls  # importable from here as before
+from ._retry import Failure
+from ._retry import call as retry_call
 from ._version import __version__
 from .errors import (
     APIConnectionError,
-    APIStatusError,
     APITimeoutError,
     RateLimitError,
     TogetherError,
@@ -38,7 +39,6 @@ from .errors import (
 
 if TYPE_CHECKING:  # requests and tenacity load with the first request, not at import
     import requests
-    import tenacity
 
 __all__ = [
     "DEFAULT_TIMEOUT",
@@ -174,19 +174,6 @@ def _message_from_body(body: Any, status: int, text: str) -> str:
     return f"{reason} ({snippet})" if snippet else reason
 
 
-class _AttemptFailed(Exception):
-    """Internal: carries one attempt's failure and whether it may be retried."""
-
-    def __init__(
-        self, error: TogetherError, *, retryable: bool, retry_after: Optional[float], what: str
-    ) -> None:
-        super().__init__(str(error))
-        self.error = error
-        self.what = what
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-
 class Transport:
     """Sends requests to the API: one per call, retried as the policy says.
 
@@ -225,7 +212,6 @@ class Transport:
         self._session_lock = threading.Lock()
         self._session: Optional[requests.Session] = None
         self._session_pid = 0
-        self._retrying: Optional[tenacity.Retrying] = None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -249,20 +235,7 @@ class Transport:
         import requests
         import requests.adapters
         import requests.utils
-        import tenacity
 
-        if self._retrying is None:
-            # One policy object for every call: tenacity keeps per-call state thread-local.
-            self._retrying = tenacity.Retrying(
-                stop=tenacity.stop_after_attempt(self.retry.max_retries + 1),
-                retry=tenacity.retry_if_exception(
-                    lambda exc: isinstance(exc, _AttemptFailed) and exc.retryable
-                ),
-                wait=self._wait,
-                sleep=self._sleep,
-                before_sleep=self._log_retry,
-                reraise=True,
-            )
         if not self._headers:
             self._headers = {
                 "User-Agent": (
@@ -333,12 +306,8 @@ class Transport:
         if idempotent is None:
             idempotent = method in ("GET", "HEAD", "DELETE")
         send_timeout = normalize_timeout(timeout) if timeout is not None else self.timeout
-        session = self.session  # also prepares the retry policy and the default headers
-        retrying = self._retrying
-        assert retrying is not None
         body = None
-        send_headers = dict(self._headers)
-        send_headers["Authorization"] = self._auth_header
+        send_headers = dict(self._headers_for_api())
         if json_body is not None:
             body = json.dumps(json_body, separators=(",", ":")).encode()
             send_headers["Content-Type"] = "application/json"
@@ -346,29 +315,75 @@ class Transport:
             body = content
         if headers:
             send_headers.update(headers)
+        session = self.session
         attempts = 0
-        try:
-            for attempt in retrying:
-                with attempt:
-                    attempts = attempt.retry_state.attempt_number
-                    response = self._attempt(
-                        session,
-                        method,
-                        path,
-                        params,
-                        body,
-                        send_headers,
-                        send_timeout,
-                        stream,
-                        idempotent,
-                        uncertain_hint,
-                        attempts,
-                        allow_redirects,
-                    )
-        except _AttemptFailed as failed:
-            failed.error.attempts = attempts
-            raise failed.error from failed.__cause__
-        return response
+
+        def attempt() -> requests.Response:
+            nonlocal attempts
+            attempts += 1
+            return self._attempt(
+                session,
+                method,
+                self.url(path),
+                params,
+                body,
+                send_headers,
+                send_timeout,
+                stream,
+                idempotent,
+                uncertain_hint,
+                attempts,
+                allow_redirects,
+                what=f"{method} {path}",
+            )
+
+        return retry_call(
+            attempt, policy=self.retry, sleep=self.sleep, budget=self.retry.max_retries
+        )
+
+    def attempt(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Mapping[str, str],
+        what: str,
+        params: Optional[Mapping[str, Any]] = None,
+        timeout: Optional[Timeout] = None,
+        authorized: bool = True,
+    ) -> requests.Response:
+        """One streamed, idempotent request to ``url``, not retried (for the transfer engines).
+
+        Redirects are not followed: a 3xx comes back like a 2xx. ``authorized=False``
+        sends no ``Authorization`` (a presigned storage URL).
+
+        :raises Failure: classified as :meth:`request` would (the caller retries it).
+        """
+        send_timeout = normalize_timeout(timeout) if timeout is not None else self.timeout
+        send_headers = dict(self._headers_for_api())
+        if not authorized:
+            del send_headers["Authorization"]
+        send_headers.update(headers)
+        return self._attempt(
+            self.session,
+            "GET",
+            url,
+            params,
+            None,
+            send_headers,
+            send_timeout,
+            True,
+            True,
+            "",
+            1,
+            False,
+            what=what,
+            auth=None if authorized else _strip_auth,
+        )
+
+    def _headers_for_api(self) -> Dict[str, str]:
+        self.session  # noqa: B018 - the first session fills the default headers
+        return {**self._headers, "Authorization": self._auth_header}
 
     def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Like :meth:`request`, returning the decoded JSON body."""
@@ -388,7 +403,7 @@ class Transport:
         self,
         session: requests.Session,
         method: str,
-        path: str,
+        url: str,
         params: Optional[Mapping[str, Any]],
         body: Optional[bytes],
         headers: Dict[str, str],
@@ -398,6 +413,9 @@ class Transport:
         uncertain_hint: str,
         attempt: int,
         allow_redirects: bool = True,
+        *,
+        what: str,
+        auth: Any = None,
     ) -> requests.Response:
         import requests
 
@@ -406,13 +424,14 @@ class Transport:
         try:
             response = session.request(
                 method,
-                self.url(path),
+                url,
                 params=params,
                 data=body,
                 headers=headers,
                 timeout=timeout,
                 stream=stream,
                 allow_redirects=allow_redirects,
+                auth=auth,
             )
         except requests.RequestException as exc:
             failure = exc
@@ -421,29 +440,29 @@ class Transport:
             # original's message may quote a presigned storage URL (a redirected download).
             elapsed = (time.perf_counter() - started) * 1000
             logger.debug(
-                "%s %s failed after %.1f ms: %s (attempt %d)",
-                method,
-                path,
+                "%s failed after %.1f ms: %s (attempt %d)",
+                what,
                 elapsed,
                 type(failure).__name__,
                 attempt,
             )
-            safe = idempotent or _nothing_was_sent(failure)
+            # A redirect loop does not fix itself: never worth another attempt.
+            loop = isinstance(failure, requests.TooManyRedirects)
+            safe = not loop and (idempotent or _nothing_was_sent(failure))
             timed_out = isinstance(failure, requests.Timeout)
             error_cls = APITimeoutError if timed_out else APIConnectionError
-            what = "timed out" if timed_out else "failed"
-            message = f"{method} {path} {what}: {describe_transport_error(failure)}"
+            verb = "timed out" if timed_out else "failed"
+            message = f"{what} {verb}: {describe_transport_error(failure)}"
             if not safe and uncertain_hint:
                 message = f"{message}. {uncertain_hint}"
-            raise _AttemptFailed(
-                error_cls(message), retryable=safe, retry_after=None, what=f"{method} {path}"
+            raise Failure(
+                error_cls(message), retryable=safe, retry_after=None, what=what
             ) from redacted_copy(failure)
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("x-request-id")
         logger.debug(
-            "%s %s -> %d in %.1f ms (request id %s, attempt %d)",
-            method,
-            path,
+            "%s -> %d in %.1f ms (request id %s, attempt %d)",
+            what,
             response.status_code,
             elapsed,
             request_id,
@@ -451,16 +470,15 @@ class Transport:
         )
         if response.status_code < 400:
             return response
-        raise self._status_failure(response, method, path, idempotent, uncertain_hint)
+        raise self._status_failure(response, what, idempotent, uncertain_hint)
 
     def _status_failure(
         self,
         response: requests.Response,
-        method: str,
-        path: str,
+        what: str,
         idempotent: bool,
         uncertain_hint: str,
-    ) -> _AttemptFailed:
+    ) -> Failure:
         status = response.status_code
         try:
             text = response.text
@@ -495,37 +513,14 @@ class Transport:
         }
         if error_cls is RateLimitError:
             kwargs["retry_after"] = raw_retry_after
-        error = error_cls(f"{method} {path}: {message}", **kwargs)
-        return _AttemptFailed(
-            error, retryable=retryable, retry_after=retry_after, what=f"{method} {path}"
-        )
+        error = error_cls(f"{what}: {message}", **kwargs)
+        return Failure(error, retryable=retryable, retry_after=retry_after, what=what)
 
-    # -- tenacity hooks --------------------------------------------------------------------
 
-    def _wait(self, state: tenacity.RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        retry_after = exc.retry_after if isinstance(exc, _AttemptFailed) else None
-        return self.retry.wait(state.attempt_number, retry_after)
-
-    def _sleep(self, seconds: float) -> None:
-        self.sleep(seconds)
-
-    def _log_retry(self, state: tenacity.RetryCallState) -> None:
-        exc = state.outcome.exception() if state.outcome else None
-        if not isinstance(exc, _AttemptFailed):  # pragma: no cover - only _AttemptFailed is retried
-            return
-        reason = type(exc.error).__name__
-        if isinstance(exc.error, APIStatusError):
-            reason = f"HTTP {exc.error.status_code}"
-        wait = state.next_action.sleep if state.next_action else 0.0
-        logger.info(
-            "retrying %s in %.2f s after %s (attempt %d of %d)",
-            exc.what,
-            wait,
-            reason,
-            state.attempt_number,
-            self.retry.max_retries + 1,
-        )
+def _strip_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
+    """Auth hook for storage requests: never send credentials (not even from ``.netrc``)."""
+    request.headers.pop("Authorization", None)
+    return request
 
 
 def normalize_timeout(timeout: Timeout) -> Tuple[float, float]:

@@ -33,6 +33,7 @@ __all__ = [
     "build_create_request",
     "check_against_limits",
     "create_request_problems",
+    "default_lora",
     "ensure_within_limits",
     "needs_model_limits",
     "validate_create_request",
@@ -434,12 +435,20 @@ def apply_model_defaults(
     lora = request.training_type
     if not isinstance(lora, LoRATraining) or lora.lora_r is not None:
         return request
+    return attrs.evolve(request, training_type=default_lora(lora, limits))
+
+
+def default_lora(lora: LoRATraining, limits: Optional[ModelLimits]) -> LoRATraining:
+    """``lora`` with a rank: its own, else the limits' ``default_rank``, else
+    :data:`DEFAULT_LORA_RANK`; ``lora_alpha`` twice the rank unless given."""
+    if lora.lora_r is not None:
+        return lora
     rank = None
     if limits is not None and limits.lora_training is not None:
         rank = limits.lora_training.default_rank
     rank = DEFAULT_LORA_RANK if rank is None else rank
     alpha = 2 * rank if lora.lora_alpha is None else lora.lora_alpha
-    return attrs.evolve(request, training_type=attrs.evolve(lora, lora_r=rank, lora_alpha=alpha))
+    return attrs.evolve(lora, lora_r=rank, lora_alpha=alpha)
 
 
 def ensure_within_limits(request: FineTuneRequest, limits: ModelLimits) -> None:

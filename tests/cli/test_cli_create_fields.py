@@ -29,7 +29,7 @@ CALL_OPTIONS = {"self", "check_limits", "timeout"}
 #: create() parameters folded into ``training_method``.
 SHORTHANDS = {"train_on_inputs", *DPO_OPTIONS}
 #: create flags that choose a structured value's kind or steer the command.
-CHOOSERS = {"help", "json", "debug", "dry_run", "check_limits", "lora", "full"}
+CHOOSERS = {"help", "json", "debug", "dry_run", "check_limits", "lora", "full", "yes"}
 #: A value for each argument type the create flags use.
 SAMPLE = {int: "3", float: "0.5", arguments.batch_size: "8", arguments.train_on_inputs: "auto"}
 

@@ -167,8 +167,14 @@ def test_argument_errors(server: FakeTogether, client: Client, tmp_path: Path) -
         client.fine_tunes.download(job_id, checkpoint="best", output=tmp_path)  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="checkpoint_step"):
         client.fine_tunes.download(job_id, checkpoint_step=-1, output=tmp_path)
-    with pytest.raises(DownloadError, match="does not exist"):
-        client.fine_tunes.download(job_id, output=tmp_path / "missing" / "m.tar.zst")
+    blocker = tmp_path / "blocker"
+    blocker.write_bytes(b"")
+    with pytest.raises(DownloadError, match="blocker is a file"):
+        client.fine_tunes.download(job_id, output=blocker / "m.tar.zst")
+    with pytest.raises(DownloadError, match="blocker is a file"):
+        client.fine_tunes.download(job_id, output=f"{blocker}/")
+    with pytest.raises(DownloadError, match="it is a file"):
+        client.fine_tunes.download(job_id, output=blocker, extract=True)
     assert download_requests(server) == []
 
 

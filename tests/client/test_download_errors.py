@@ -59,15 +59,15 @@ def get(client: Client, job_id: str, output: Any, **kwargs: Any) -> Any:
 # -- output and arguments --------------------------------------------------------------------
 
 
-def test_missing_output_directory_is_refused_before_any_request(
+def test_missing_output_directories_are_made(
     server: FakeTogether, client: Client, tmp_path: Path
 ) -> None:
     job_id = completed_job(server)
-    missing = tmp_path / "nope"
-    with pytest.raises(DownloadError, match=r"output directory .*nope does not exist"):
-        get(client, job_id, str(missing) + os.sep)
-    assert server.requests_to("GET", DOWNLOAD) == []
-    assert not missing.exists()
+    inside = get(client, job_id, str(tmp_path / "a" / "b") + os.sep)
+    assert inside.path.parent == tmp_path / "a" / "b"
+    named = get(client, job_id, tmp_path / "c" / "d" / "m.tar.zst")
+    assert named.path == tmp_path / "c" / "d" / "m.tar.zst"
+    assert named.path.is_file()
 
 
 def test_progress_must_be_a_flag_or_a_callable(
@@ -398,16 +398,18 @@ def test_rename_failure_keeps_the_complete_data(
 
 
 @pytest.mark.parametrize("compression", ["gzip", "zstd"])
-def test_extract_of_a_file_without_archive_suffix_goes_to_a_d_directory(
+def test_extract_recognises_the_compression_from_the_bytes(
     server: FakeTogether, client: Client, tmp_path: Path, compression: str
 ) -> None:
-    # The compression is recognised from the bytes, whatever the caller named the file.
+    # The archive is named from the Content-Type (zstd here); the bytes decide.
     job_id = completed_job(server, data=build_model_archive("plain", compression=compression))
-    result = get(client, job_id, tmp_path / "model.bin", extract=True)
-    assert result.path == tmp_path / "model.bin.d"
+    result = get(client, job_id, tmp_path / "model.bin", extract=True, keep_archive=True)
+    assert result.path == tmp_path / "model.bin"
     for name, content in model_archive_files("plain").items():
         assert (result.path / name).read_bytes() == content
-    assert (tmp_path / "model.bin").is_file()
+    assert result.archive is not None
+    assert result.archive.is_file()
+    assert result.archive.parent == tmp_path
 
 
 def test_extract_archive_of_a_missing_file(tmp_path: Path) -> None:

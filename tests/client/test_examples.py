@@ -116,3 +116,34 @@ def test_job_report_summarises_the_account(
 def test_the_pytest_plugin_fixture_gives_a_started_fake(fake_together: FakeTogether) -> None:
     with Client(api_key=fake_together.api_key, base_url=fake_together.base_url) as client:
         assert client.fine_tunes.list() == []
+
+
+def test_notebook_runs_upload_to_download_on_the_fake(tmp_path: Path) -> None:
+    source = (EXAMPLES / "notebook.py").read_text(encoding="utf-8")
+    assert source.startswith("# %% [markdown]")
+    assert source.count("\n# %%\n") >= 6  # code cells, as notebook tools split them
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "PYTHONPATH": str(EXAMPLES.parent),
+        "MPLBACKEND": "Agg",
+        "NOTEBOOK_OUTPUT": str(tmp_path),
+        "NOTEBOOK_POLL_SECONDS": "0.02",
+    }
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "notebook.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = done.stdout
+    assert "using the built-in fake API" in out
+    assert "FineTune(id='ft-" in out
+    assert "status='completed'" in out
+    assert "Fine tuning job completed" in out
+    assert "train/loss" in out  # the DataFrame's columns
+    assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    (archive,) = tmp_path.glob("*.tar.zst")
+    assert f"downloaded {archive.stat().st_size} bytes" in out

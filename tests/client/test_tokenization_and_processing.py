@@ -16,6 +16,7 @@ from together_finetune import (
     DatasetError,
     DownloadError,
     FileProcessingStatus,
+    TogetherError,
     WaitTimeoutError,
 )
 from together_finetune._transfer.presigned import download_presigned
@@ -203,14 +204,25 @@ def test_a_storage_hiccup_is_retried(
     assert result.path.read_bytes() == DATA
 
 
+def test_an_expired_url_is_asked_for_again(
+    client: Client, server: FakeTogether, job_id: str, tmp_path: Path
+) -> None:
+    server.set_tokenized_dataset(job_id, data=DATA)
+    server.storage.fail_next("GET", 403)
+    result = client.fine_tunes.download_tokenized_dataset(job_id, output=tmp_path)
+    assert result.path.read_bytes() == DATA
+    links = server.requests_to("GET", f"/fine-tunes/{job_id}/download-tokenized-dataset")
+    assert len(links) == 2
+
+
 def test_a_storage_refusal_is_an_error_and_leaves_no_file(
     client: Client, server: FakeTogether, job_id: str, tmp_path: Path
 ) -> None:
     server.set_tokenized_dataset(job_id, data=DATA, filename="t.tar.zst")
-    server.storage.fail_next("GET", 403)
-    with pytest.raises(Exception, match="storage answered 403"):
+    server.storage.fail_next("GET", 403, times=50)
+    with pytest.raises(TogetherError, match="403"):
         client.fine_tunes.download_tokenized_dataset(job_id, output=tmp_path)
-    assert not (tmp_path / "t.tar.zst").exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_a_size_other_than_the_announced_one_places_nothing(
@@ -220,10 +232,10 @@ def test_a_size_other_than_the_announced_one_places_nothing(
     link = client.fine_tunes.tokenized_dataset_link(job_id)
     assert link.size == len(DATA)
     target = tmp_path / "t.bin"
-    with pytest.raises(DownloadError, match=f"announced {len(DATA) + 1}"):
+    with pytest.raises(DownloadError, match=f"changed size \\({len(DATA) + 1} -> "):
         download_presigned(
             client._transport,
-            link.url,
+            lambda: link.url,
             source="/test",
             output=target,
             expected_size=len(DATA) + 1,
@@ -240,7 +252,7 @@ def test_a_presigned_url_that_is_not_https_is_refused_for_a_remote_api(
     with pytest.raises(DownloadError, match="refusing to download from a non-https URL"):
         download_presigned(
             remote._transport,
-            "http://storage.example.invalid/x?sig=secret",
+            lambda: "http://storage.example.invalid/x?sig=secret",
             source="/test",
             output=tmp_path / "x",
             expected_size=None,

@@ -1,7 +1,7 @@
 """The fake's jobs as the live API sends them today (newer than the spec), via ``requests``.
 
 Early stopping, registry names and ids, nanodollar prices, progress, legacy event levels,
-fields no client knows yet, and the metrics ``resolution`` (wire reference §5b).
+fields no client knows yet, and the metrics ``resolution``.
 """
 
 from __future__ import annotations

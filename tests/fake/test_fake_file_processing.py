@@ -1,4 +1,4 @@
-"""The fake validates uploaded fine-tuning files on its clock, like the live API (§5b).
+"""The fake validates uploaded fine-tuning files on its clock, like the live API.
 
 Upload through the live flow (``POST /files``, ``PUT`` to storage, preprocess) with plain
 ``requests``; the file is ``PENDING`` until ``file_processing_seconds`` of the fake's

@@ -1,7 +1,7 @@
 """The fake's newer-than-spec tokenization endpoints, through plain ``requests``.
 
 ``POST /fine-tunes/preview`` and ``GET /fine-tunes/{id}/download-tokenized-dataset`` (shapes
-of the wire reference §5), over real sockets.
+of the TypeScript SDK), over real sockets.
 """
 
 from __future__ import annotations

@@ -282,3 +282,18 @@ def test_a_list_decodes_each_item_with_its_own_extra() -> None:
         [{"id": "ft-1", "status": "x", "a": 1}, {"id": "ft-2", "status": "x"}], List[FineTune]
     )
     assert [dict(job.extra) for job in jobs] == [{"a": 1}, {}]
+
+
+def test_a_decoded_object_with_extra_pickles_and_copies() -> None:
+    import copy
+    import pickle
+
+    job = decode(JOB, FineTune)
+    again = pickle.loads(pickle.dumps(job))  # noqa: S301 - bytes made just above
+    assert again == job
+    assert dict(again.extra) == dict(job.extra)
+    assert again.progress is not None
+    assert dict(again.progress.extra) == {"eta": "soon"}
+    with pytest.raises(TypeError, match="read-only"):
+        again.extra.update({"x": 1})  # type: ignore[attr-defined]
+    assert dict(copy.deepcopy(job).extra) == dict(job.extra)

@@ -26,20 +26,28 @@ def strip_archive_suffix(path: Path) -> Path:
     return path.with_name(path.name + ".d")
 
 
-def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.PathLike[str]]) -> Path:
+def extract_archive(
+    path: Union[str, os.PathLike[str]],
+    dest: Union[str, os.PathLike[str]],
+    *,
+    replace: bool = False,
+) -> Path:
     """Unpack a ``.tar.zst`` or ``.tar.gz`` model archive into the directory ``dest``.
 
     Members are checked with tarfile's ``data`` filter: nothing may land
     outside ``dest``, no link may point out of it, no device file is made. The
     archive is unpacked into a temporary directory beside ``dest`` and moved
-    into place only when complete.
+    into place only when complete; with ``replace``, a non-empty ``dest`` is then
+    swapped out and removed.
 
     :raises DownloadError: a hostile or broken member (named in the message),
-        or ``dest`` already exists and is not empty.
+        or ``dest`` already exists and is not empty (and not ``replace``), or is a file.
     """
     source = Path(os.fspath(path))
     destination = Path(os.fspath(dest))
-    if destination.exists() and (not destination.is_dir() or any(destination.iterdir())):
+    if destination.exists() and (
+        not destination.is_dir() or (not replace and any(destination.iterdir()))
+    ):
         raise DownloadError(
             f"cannot extract into {destination}: it exists and is not an empty directory"
         )
@@ -62,9 +70,7 @@ def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.Path
         with _open_tar(source) as archive:
             archive.extractall(staging, filter=strict_filter)
         staging.chmod(0o755)  # mkdtemp made it private
-        if destination.exists():
-            destination.rmdir()
-        os.replace(staging, destination)
+        _move_into_place(staging, destination)
     except BaseException as exc:
         # Nothing half-extracted stays behind, whatever stopped us (Ctrl-C included).
         shutil.rmtree(staging, ignore_errors=True)
@@ -73,6 +79,22 @@ def extract_archive(path: Union[str, os.PathLike[str]], dest: Union[str, os.Path
         # A corrupt archive shows as tarfile, OS or decompressor (zstandard) errors.
         raise DownloadError(f"cannot extract {source}: {exc}") from exc
     return destination
+
+
+def _move_into_place(staging: Path, destination: Path) -> None:
+    """Rename ``staging`` to ``destination``, an old ``destination`` moved aside first."""
+    if not destination.exists():
+        os.replace(staging, destination)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{destination.name}.old.", dir=destination.parent))
+    os.replace(destination, old / destination.name)
+    try:
+        os.replace(staging, destination)
+    except BaseException:
+        os.replace(old / destination.name, destination)  # put the old one back
+        raise
+    finally:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 @contextlib.contextmanager

@@ -1,12 +1,20 @@
 """A job's model download: where it goes and what to ask for (pure), then the download.
 
+:func:`resolve_output` reads ``output=`` by one rule: a path ending in a separator, an
+existing directory or ``None`` (the current directory) means "inside this directory",
+under a name made from the job; any other path names the archive, or with
+``extract`` the directory that receives the model files (the archive then lives
+beside it and is removed once extracted, unless kept). Missing parent directories are
+created when the download runs.
+
 :func:`plan_model_download` turns a job (when one was needed), the caller's choices
 and a checked output location into a :class:`ModelDownloadPlan`: the endpoint, its
-parameters and the target. :func:`download_model` runs a plan on a transport.
+parameters and the targets. :func:`download_model` runs a plan on a transport.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from pathlib import Path
@@ -15,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Union
 from ..errors import DownloadError
 from ..models import DownloadResult, FineTune, FullTraining, UnknownTrainingType
 from .archive import extract_archive, strip_archive_suffix
+from .lock import DEFAULT_LOCK_TIMEOUT
 from .progress import ProgressCallback, download_progress
 from .stream import Target, stream_download
 
@@ -38,17 +47,23 @@ _DOWNLOAD_PATH = "/finetune/download"
 
 
 class DownloadOutput(NamedTuple):
-    """A checked output location: a ``file`` to write, or a ``directory`` to name one in."""
+    """A checked output location.
+
+    ``file``: the archive's path; ``extract_to``: the directory named for the model
+    files (its archive goes beside it); neither: a name is made in ``directory``.
+    """
 
     directory: Path
     file: Optional[Path] = None
+    extract_to: Optional[Path] = None
 
 
 class ModelDownloadPlan(NamedTuple):
     """What one model download asks for and where it lands.
 
     Exactly one of ``stem`` (name made in ``directory``; the suffix follows the
-    answer's type) and ``file`` is set.
+    answer's type) and ``file`` is set. ``extract_to`` is the directory the archive is
+    unpacked into (``None``: not extracted).
     """
 
     job_id: str
@@ -61,6 +76,7 @@ class ModelDownloadPlan(NamedTuple):
     directory: Path
     stem: Optional[str] = None
     file: Optional[Path] = None
+    extract_to: Optional[Path] = None
 
 
 def check_download_options(checkpoint: Optional[str], checkpoint_step: Optional[int]) -> None:
@@ -78,28 +94,43 @@ def check_download_options(checkpoint: Optional[str], checkpoint_step: Optional[
 
 
 def resolve_output(
-    output: Union[str, os.PathLike[str], None], *, overwrite: bool
+    output: Union[str, os.PathLike[str], None], *, overwrite: bool, extract: bool = False
 ) -> DownloadOutput:
-    """Check ``output`` (a file path, an existing directory, or ``None`` for the cwd).
+    """Check ``output`` by the module's rule (no request is sent, nothing is created).
 
-    :raises DownloadError: the directory is missing, or the file exists without ``overwrite``.
+    :raises DownloadError: the target exists without ``overwrite``, or a path that must
+        be a directory is a file.
     """
     out = Path(os.fspath(output)) if output is not None else Path.cwd()
     to_directory = output is None or out.is_dir() or os.fspath(output).endswith(("/", os.sep))
     if to_directory:
-        if not out.is_dir():
-            raise DownloadError(f"output directory {out} does not exist")
+        if out.exists() and not out.is_dir():
+            raise DownloadError(f"output directory {out} is a file")
         return DownloadOutput(directory=out)
-    if not out.parent.is_dir():
-        raise DownloadError(f"output directory {out.parent} does not exist")
+    _check_parent(out.parent)
+    if extract:
+        if out.exists():  # not a directory: that would have meant "inside it"
+            raise DownloadError(f"cannot extract into {out}: it is a file")
+        return DownloadOutput(directory=out.parent, extract_to=out)
     if out.exists() and not overwrite:
         raise DownloadError(f"{out} already exists (pass overwrite=True to replace it)")
     return DownloadOutput(directory=out.parent, file=out)
 
 
+def _check_parent(directory: Path) -> None:
+    """Refuse a parent that cannot become a directory (a file in the way)."""
+    for parent in (directory, *directory.parents):
+        if parent.exists():
+            if not parent.is_dir():
+                raise DownloadError(
+                    f"output directory {directory} cannot be made: {parent} is a file"
+                )
+            return
+
+
 def needs_job(checkpoint: Optional[str], output: DownloadOutput) -> bool:
     """Whether planning needs the job: for the default checkpoint, or to name the file."""
-    return checkpoint is None or output.file is None
+    return checkpoint is None or (output.file is None and output.extract_to is None)
 
 
 def plan_model_download(
@@ -109,11 +140,14 @@ def plan_model_download(
     checkpoint: Optional[str],
     checkpoint_step: Optional[int],
     output: DownloadOutput,
+    extract: bool = False,
 ) -> ModelDownloadPlan:
     """Plan the download of a job's model (pure: no I/O).
 
     ``job`` is required when :func:`needs_job` says so. The default checkpoint is
-    ``model_output_path`` for full training and ``merged`` for LoRA.
+    ``model_output_path`` for full training and ``merged`` for LoRA. With ``extract``,
+    the model files go to ``output.extract_to``, or to a directory named like the
+    archive without its suffix.
     """
     name = job_id
     if job is not None:
@@ -129,11 +163,19 @@ def plan_model_download(
     if checkpoint is not None:
         params["checkpoint"] = checkpoint
     stem = None
-    if output.file is None:
+    extract_to = output.extract_to
+    if extract_to is not None:
+        stem = extract_to.name
+    elif output.file is None:
         stem = _safe_name(name)
         if checkpoint_step is not None:
             stem += f"-step-{checkpoint_step}"
         stem += f"-{checkpoint}"
+    if extract and extract_to is None:
+        if output.file is not None:
+            extract_to = strip_archive_suffix(output.file)
+        elif stem is not None:
+            extract_to = output.directory / stem
     return ModelDownloadPlan(
         job_id=job_id,
         path=_DOWNLOAD_PATH,
@@ -144,6 +186,7 @@ def plan_model_download(
         directory=output.directory,
         stem=stem,
         file=output.file,
+        extract_to=extract_to,
     )
 
 
@@ -152,18 +195,23 @@ def download_model(
     plan: ModelDownloadPlan,
     *,
     overwrite: bool,
-    extract: bool,
+    keep_archive: bool = False,
     progress: Union[bool, ProgressCallback, None],
     timeout: Optional[Timeout],
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> DownloadResult:
-    """Run a plan: stream the archive, then unpack it beside itself when ``extract``."""
-    if plan.stem is not None and not overwrite:
-        for suffix in (".tar.zst", ".tar.gz"):
-            existing = plan.directory / f"{plan.stem}{suffix}"
-            if existing.exists():
-                raise DownloadError(
-                    f"{existing} already exists (pass overwrite=True to replace it)"
-                )
+    """Run a plan: stream the archive, then unpack it when the plan says where.
+
+    An extracted archive is removed unless ``keep_archive``; one that failed to
+    extract is always kept (it is complete and verified).
+    """
+    _check_targets(plan, overwrite=overwrite)
+    try:
+        plan.directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot make the output directory {plan.directory}: {exc.strerror or exc}"
+        ) from exc
     target = Target(plan.directory, plan.stem, plan.file)
     callback = download_progress(progress, plan.name)
     try:
@@ -176,14 +224,20 @@ def download_model(
             label=plan.job_id,
             progress=callback,
             timeout=timeout,
+            lock_timeout=lock_timeout,
         )
     finally:
         closer = getattr(callback, "close", None)
         if closer is not None:
             closer()
     result_path = path
-    if extract:
-        result_path = extract_archive(path, strip_archive_suffix(path))
+    archive: Optional[Path] = path
+    if plan.extract_to is not None:
+        result_path = extract_archive(path, plan.extract_to, replace=overwrite)
+        if not keep_archive:
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            archive = None
     return DownloadResult(
         id=plan.job_id,
         checkpoint_step=plan.checkpoint_step,
@@ -191,7 +245,24 @@ def download_model(
         size=size,
         sha256=digest,
         checkpoint=plan.checkpoint,
+        archive=archive,
     )
+
+
+def _check_targets(plan: ModelDownloadPlan, *, overwrite: bool) -> None:
+    """Refuse, before anything is sent, to replace what exists without ``overwrite``."""
+    if overwrite:
+        return
+    if plan.stem is not None:
+        for suffix in (".tar.zst", ".tar.gz"):
+            existing = plan.directory / f"{plan.stem}{suffix}"
+            if existing.exists():
+                raise DownloadError(
+                    f"{existing} already exists (pass overwrite=True to replace it)"
+                )
+    dest = plan.extract_to
+    if dest is not None and dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise DownloadError(f"{dest} already exists (pass overwrite=True to replace it)")
 
 
 def _safe_name(name: str) -> str:

@@ -1,40 +1,30 @@
-"""Downloading from a presigned storage URL the API handed out, with the stream engine.
+"""Downloading from a presigned storage URL the API hands out, with the stream engine.
 
-The URL is checked like an upload's (https, a public host) at every redirect hop,
-the GETs carry no ``Authorization`` (the key never reaches the storage host), and
-the bytes go through :func:`~together_finetune._transfer.stream.stream_download`:
-resumable ``.part``, verified size, atomic rename. Error messages never quote the
-URL: its query string is the signature.
+The stream engine's download, aimed at a URL from ``locate()`` instead of an API path:
+no ``Authorization`` is sent (the key never reaches the storage host), the URL is
+checked like an upload's (https, a public host), an expired URL (403/404) is asked
+for again, and the file must have the size the API announced. Resume (``.part``),
+the target lock and the atomic rename are the engine's. Messages never quote the URL:
+its query string is the signature.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Dict, Optional, Tuple
-from urllib.parse import urljoin
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
-import requests
-
-from .._redact import describe_transport_error, redacted_copy
-from ..errors import (
-    APIConnectionError,
-    APITimeoutError,
-    DownloadError,
-    TogetherError,
-    error_class_for_status,
-)
-from ..transport import RETRYABLE_STATUSES, parse_retry_after
+from ..errors import DownloadError
+from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
 from .progress import ProgressCallback
-from .stream import Fetch, Target, stream_download
-from .upload import MAX_REDIRECTS, _proxies_for, _strip_auth, check_storage_url
+from .stream import Target, _Stream
+from .target import finished_meanwhile
+from .upload import check_storage_url
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
 
-__all__ = ["download_presigned", "safe_filename", "storage_fetch"]
-
-_REDIRECTS = (301, 302, 303, 307, 308)
+__all__ = ["download_presigned", "safe_filename"]
 
 
 def safe_filename(name: Optional[str], fallback: str) -> str:
@@ -49,77 +39,22 @@ def safe_filename(name: Optional[str], fallback: str) -> str:
     return cleaned if cleaned.strip("._-") else fallback
 
 
-def storage_fetch(transport: Transport, url: str) -> Fetch:
-    """The GET of a presigned URL for the stream engine: no credentials, checked hops,
-    retried on a connection failure or a retryable status like API calls are.
+class _PresignedStream(_Stream):
+    """The engine's download from a URL ``locate()`` gives, without credentials."""
 
-    :raises DownloadError: the URL is not one to download from (checked at once).
-    """
-    check_storage_url(url, transport.base_url, action="download from", error=DownloadError)
-    policy = transport.retry
+    def __init__(self, locate: Callable[[], str], *args: Any, **kwargs: Any) -> None:
+        self.locate = locate  # before the engine asks for its first target
+        super().__init__(*args, **kwargs)
 
-    def fetch(headers: Dict[str, str], timeout: Tuple[float, float]) -> requests.Response:
-        attempt = 0
-        while True:
-            attempt += 1
-            retry_after: Optional[float] = None
-            try:
-                response = _get(transport, url, headers, timeout)
-            except (requests.ConnectionError, requests.Timeout) as exc:
-                kind = APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
-                # Never quote requests' message: it holds the presigned URL.
-                error: TogetherError = kind(
-                    f"download from storage failed: {describe_transport_error(exc)}"
-                )
-                error.__cause__ = redacted_copy(exc)
-                retryable = True
-            else:
-                status = response.status_code
-                if status < 300:
-                    return response
-                retry_after = parse_retry_after(response.headers)
-                response.close()
-                error = error_class_for_status(status)(
-                    f"storage answered {status} to the download",
-                    status_code=status,
-                    response=response,
-                )
-                retryable = status in RETRYABLE_STATUSES
-            if not retryable or attempt > policy.max_retries:
-                error.attempts = attempt
-                raise error
-            transport.sleep(policy.wait(attempt, retry_after))
-
-    return fetch
-
-
-def _get(
-    transport: Transport, url: str, headers: Dict[str, str], timeout: Tuple[float, float]
-) -> requests.Response:
-    for _ in range(MAX_REDIRECTS + 1):
-        check_storage_url(url, transport.base_url, action="download from", error=DownloadError)
-        response = transport.session.request(
-            "GET",
-            url,
-            headers=headers,
-            stream=True,
-            auth=_strip_auth,
-            allow_redirects=False,
-            timeout=timeout,
-            proxies=_proxies_for(url),  # type: ignore[arg-type]
-        )
-        location = response.headers.get("Location")
-        if response.status_code in _REDIRECTS and location:
-            response.close()
-            url = urljoin(url, location)
-            continue
-        return response
-    raise DownloadError(f"more than {MAX_REDIRECTS} redirects from the storage host")
+    def _api_target(self) -> Tuple[str, Optional[Dict[str, Any]], bool]:
+        url = self.locate()
+        check_storage_url(url, self.transport.base_url, action="download from", error=DownloadError)
+        return url, None, False  # the engine asks again after a 403 or 404
 
 
 def download_presigned(
     transport: Transport,
-    url: str,
+    locate: Callable[[], str],
     *,
     source: str,
     output: Path,
@@ -128,25 +63,30 @@ def download_presigned(
     label: str,
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Tuple[Path, int, str]:
-    """Stream the presigned ``url`` into the file ``output`` (its directory must exist).
+    """Stream the file at the presigned URL ``locate()`` returns into ``output``.
 
     :param source: what the download is, stable across calls (an API path): a later
-        call resumes the ``.part`` of an earlier one for the same source, although
-        each call gets a freshly signed URL.
+        call resumes the ``.part`` an earlier one left, although each call gets a
+        freshly signed URL.
+    :param expected_size: the size the API announced; a file of another size is an
+        error and nothing is placed at ``output``.
     :returns: the path, the size and the sha256 hex digest.
     """
     if output.exists() and not overwrite:
         raise DownloadError(f"{output} already exists (pass overwrite=True to replace it)")
-    return stream_download(
-        transport,
-        source,
-        params=None,
-        target=Target(output.parent, None, output),
-        overwrite=overwrite,
-        label=label,
-        progress=progress,
-        timeout=timeout,
-        fetch=storage_fetch(transport, url),
-        expected_size=expected_size,
-    )
+    target = Target(output.parent, None, output)
+    # The engine's lock, as stream_download takes it: one download per target at a time.
+    with TargetLock(target.part, timeout=lock_timeout, sleep=transport.sleep) as lock:
+        if not overwrite and lock.record is not None:
+            done = finished_meanwhile(lock.record, target)
+            if done is not None:
+                return done
+        stream = _PresignedStream(
+            locate, transport, source, None, target, progress, timeout, label=label
+        )
+        stream.announced = expected_size  # a file of another size ends the download
+        final, size, digest = stream.run(overwrite)
+        lock.finished(final, size, digest)
+        return final, size, digest

@@ -1,16 +1,14 @@
 """The resumable download engine: one URL path streamed into a file, verified and atomic.
 
-A download streams into ``<target>.part`` beside the target, hashing on the
-way. A dropped connection or a stalled read resumes with ``Range`` (guarded by
-``If-Range``) until the bytes match the announced total; only then is the file
-fsynced and renamed into place. An interrupted download leaves its ``.part``
-(and a small ``.part.json`` with the server's validator and what the file
-belongs to), from which the next call resumes.
+A download streams into ``<target>.part`` beside the target, hashing on the way. A
+dropped connection resumes with ``Range`` (and ``If-Range``), retried by the one retry
+engine (``_retry.py``), until the bytes match the announced total; only then is the file
+fsynced and renamed into place. An interrupted download leaves its ``.part`` and notes
+(``.part.json``: the server's validator, what it belongs to) for the next call.
 """
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import hashlib
 import json
@@ -19,31 +17,31 @@ import queue
 import re
 import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from urllib.parse import urljoin
 
 import requests
 import urllib3.exceptions
 
-from ..errors import APIConnectionError, APIStatusError, APITimeoutError, DownloadError
-from ..transport import RETRYABLE_STATUSES, normalize_timeout
+from .._retry import Failure
+from .._retry import call as retry_call
+from ..errors import APIStatusError, DownloadError, TogetherError
+from ..transport import normalize_timeout
+from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
 from .progress import ProgressCallback
+from .target import (
+    Target,
+    checksum_header,
+    content_length,
+    finished_meanwhile,
+    fsync_directory,
+    origin,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
 
-__all__ = [
-    "CHUNK_SIZE",
-    "DEFAULT_READ_TIMEOUT",
-    "Fetch",
-    "Target",
-    "download_to_file",
-    "stream_download",
-]
-
-#: Sends one GET of a download with these headers and (connect, read) timeouts and
-#: returns the streaming 2xx answer; raises like the transport does
-#: (:class:`APIStatusError`, :class:`APIConnectionError`). For URLs outside the API.
-Fetch = Callable[[Dict[str, str], Tuple[float, float]], requests.Response]
+__all__ = ["CHUNK_SIZE", "DEFAULT_READ_TIMEOUT", "Target", "download_to_file", "stream_download"]
 
 #: Bytes read from the socket per chunk (at least 1 MiB).
 CHUNK_SIZE = 1 << 20
@@ -57,49 +55,14 @@ _STREAM_ERRORS = (
     requests.exceptions.ContentDecodingError,
     urllib3.exceptions.HTTPError,
 )
+#: Redirects followed to find the file (a presigned storage URL).
+MAX_REDIRECTS = 10
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 #: Chunks read (and hashed) but not yet written.
 _QUEUE_DEPTH = 4
 #: Bytes written between background ``fdatasync`` calls (writeback overlaps the download).
 #: Measured on the benchmark machine: 256 MiB beat 64, 128 and 512 MiB and no flush at all.
 _FLUSH_EVERY = 256 * 1024 * 1024
-
-
-def _extension_for(content_type: str) -> str:
-    kind = content_type.lower()
-    if "gzip" in kind or "x-tar" in kind:
-        return ".tar.gz"
-    return ".tar.zst"  # zstd or octet-stream: the API's archive format
-
-
-class Target:
-    """Where the bytes go: the final path (once known) and the ``.part`` file.
-
-    With no ``final``, the file is named ``<stem><suffix>`` in ``directory``, the suffix
-    chosen from the answer's ``Content-Type``.
-    """
-
-    def __init__(self, directory: Path, stem: Optional[str], final: Optional[Path]) -> None:
-        self.directory = directory
-        self.stem = stem
-        self.final = final
-
-        # Fixed before the final name is known, so a later call finds it again.
-        if final is not None:
-            self.part = final.with_name(final.name + ".part")
-        else:
-            self.part = directory / f"{stem}.part"
-
-    @property
-    def meta(self) -> Path:
-        """The notes kept beside the ``.part``: what it belongs to and the server's validator."""
-        return self.part.with_name(self.part.name + ".json")
-
-    def resolve(self, content_type: str) -> Path:
-        """The final path, naming it now from ``content_type`` if it had no name yet."""
-        if self.final is None:
-            self.final = self.directory / f"{self.stem}{_extension_for(content_type)}"
-        return self.final
 
 
 def download_to_file(
@@ -112,6 +75,7 @@ def download_to_file(
     params: Optional[Dict[str, Any]] = None,
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Tuple[Path, int, str]:
     """Stream ``GET path`` into the file ``output`` with the same guarantees as model downloads.
 
@@ -134,6 +98,7 @@ def download_to_file(
         label=label,
         progress=progress,
         timeout=timeout,
+        lock_timeout=lock_timeout,
     )
 
 
@@ -147,23 +112,25 @@ def stream_download(
     label: str,
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
-    fetch: Optional[Fetch] = None,
-    expected_size: Optional[int] = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> Tuple[Path, int, str]:
     """Stream ``GET path?params`` into ``target``, resuming a ``.part`` left for the same request.
 
-    ``label`` names the download in messages. Returns the final path, the size and the
-    sha256 hex digest.
-
-    :param fetch: sends the GETs instead of the transport (a presigned storage URL);
-        ``path`` and ``params`` then only name the download for a later resume.
-    :param expected_size: the size the file must have (announced by the API
-        beforehand); anything else is an error and nothing is placed at the target.
+    ``label`` names the download in messages. The target is locked for the download:
+    another download of it waits up to ``lock_timeout`` seconds, then returns the file
+    the first one finished (when ``overwrite`` is false and its size and sha256 match
+    the first one's record) or downloads it itself. Returns the final path, the size
+    and the sha256 hex digest.
     """
-    stream = _Stream(transport, path, params, target, progress, timeout, label=label)
-    stream.fetch = fetch
-    stream.expected_size = expected_size
-    return stream.run(overwrite)
+    with TargetLock(target.part, timeout=lock_timeout, sleep=transport.sleep) as lock:
+        if not overwrite and lock.record is not None:
+            done = finished_meanwhile(lock.record, target)
+            if done is not None:
+                return done
+        stream = _Stream(transport, path, params, target, progress, timeout, label=label)
+        final, size, digest = stream.run(overwrite)
+        lock.finished(final, size, digest)
+        return final, size, digest
 
 
 class _Stream:
@@ -179,6 +146,7 @@ class _Stream:
         timeout: Optional[Timeout],
         *,
         label: str,
+        connections: Optional[int] = None,
     ) -> None:
         self.transport = transport
         self.path = path
@@ -199,8 +167,12 @@ class _Stream:
         self.validator: Optional[str] = None
         self.checksum: Optional[str] = None
         self.content_type: Optional[str] = None
-        self.fetch: Optional[Fetch] = None
-        self.expected_size: Optional[int] = None
+        #: the furthest byte ever reached: only getting past it counts as progress
+        self.furthest = 0
+        #: the size first announced; a restart announcing another one ends the download
+        self.announced: Optional[int] = None
+        self.url, self.url_params, self.authorized = self._api_target()
+        self.connections = connections
 
     # -- state kept beside the .part ----------------------------------------------------
 
@@ -261,59 +233,108 @@ class _Stream:
 
     def run(self, overwrite: bool) -> Tuple[Path, int, str]:
         self._load_partial()
-        resumes = 0  # resume attempts since bytes last arrived
-        while True:
-            progressed, done = self._attempt()
-            if done:
-                break
-            if progressed:
-                resumes = 0
-            resumes += 1
-            if resumes > self.budget:
-                raise DownloadError(
-                    f"download of {self.label} stopped at {self.offset} of "
-                    f"{self.total if self.total is not None else '?'} bytes after "
-                    f"{resumes - 1} resume attempts without progress; the partial file "
-                    f"{self.target.part} is kept and the next download resumes from it"
-                )
-            self.transport.sleep(self.transport.retry.backoff(resumes))
+        self.furthest = self.offset
+        retry_call(
+            self._attempt,
+            policy=self.transport.retry,
+            sleep=self.transport.sleep,
+            budget=self.budget,
+            progress=lambda: self.furthest,
+            give_up=self._give_up,
+        )
         return self._finish(overwrite)
 
-    def _attempt(self) -> Tuple[bool, bool]:
-        """One request. Returns (new bytes arrived, download complete)."""
+    def _give_up(self, failed: Failure, misses: int) -> TogetherError:
+        """The error once the budget is spent: the last one, or where the download stopped."""
+        if self.furthest == 0 and isinstance(failed.error, APIStatusError):
+            return failed.error  # the API refused every time: its own error says most
+        where = (
+            f"download of {self.label} stopped at {self.offset} of "
+            f"{self.total if self.total is not None else '?'} bytes after {misses - 1} resume "
+            f"attempts without progress (furthest byte reached: {self.furthest}; last "
+            f"problem: {failed.error})"
+        )
+        if self.validator is None:
+            # Without a strong validator a later call could not tell whether the file changed.
+            self._discard_part()
+            return DownloadError(
+                f"{where}; the server sent no strong ETag or Last-Modified, so the partial "
+                "file could not be kept for a later resume"
+            )
+        if self.target.part.exists():
+            return DownloadError(
+                f"{where}; the partial file {self.target.part} is kept and the next download "
+                "resumes from it"
+            )
+        return DownloadError(where)
+
+    def _open(self, headers: Dict[str, str]) -> requests.Response:
+        """One GET of the file (redirects followed by hand, once); a 2xx answer."""
+        url, params, authorized = self.url, self.url_params, self.authorized
+        what = f"GET {self.path}"
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self.transport.attempt(
+                "GET",
+                url,
+                headers=headers,
+                params=params,
+                timeout=self.timeout,
+                what=what,
+                authorized=authorized,
+            )
+            location = response.headers.get("Location")
+            if response.status_code < 300:
+                self.url, self.url_params, self.authorized = url, params, authorized
+                return response
+            response.close()
+            if response.status_code not in (301, 302, 303, 307, 308) or not location:
+                raise Failure(
+                    DownloadError(f"{what} answered {response.status_code} without a file"),
+                    retryable=False,
+                    what=what,
+                )
+            following = urljoin(url, location)
+            # Like requests: credentials never follow a redirect to another origin.
+            authorized = authorized and origin(following) == origin(url)
+            url, params = following, None
+        raise Failure(
+            DownloadError(f"{what}: more than {MAX_REDIRECTS} redirects"),
+            retryable=False,
+            what=what,
+        )
+
+    def _attempt(self) -> None:
+        """One request; returns once the file is complete, else raises :class:`Failure`."""
         headers = {"Accept-Encoding": "identity"}
         if self.offset > 0:
             headers["Range"] = f"bytes={self.offset}-"
             if self.validator:
                 headers["If-Range"] = self.validator
+        what = f"GET {self.path}"
         try:
-            if self.fetch is not None:
-                response = self.fetch(headers, self.timeout)
-            else:
-                response = self.transport.request(
-                    "GET",
-                    self.path,
-                    params=self.params,
-                    headers=headers,
-                    stream=True,
-                    timeout=self.timeout,
-                )
-        except APIStatusError as exc:
-            if exc.status_code == 416 and self.offset > 0:
-                return self._unsatisfiable(exc)
-            if self.offset > 0 and exc.status_code in RETRYABLE_STATUSES:
-                return False, False  # a server hiccup while resuming: counts against the budget
+            response = self._open(headers)
+        except Failure as failed:
+            error = failed.error
+            if isinstance(error, APIStatusError):
+                if error.status_code == 416 and self.offset > 0:
+                    self._unsatisfiable(error)
+                    return
+                if self.url != self.transport.url(self.path) and error.status_code in (403, 404):
+                    # A presigned URL may have expired: ask the API for a fresh one.
+                    self.url, self.url_params, self.authorized = self._api_target()
+                    raise Failure(error, retryable=True, what=what) from failed.__cause__
             raise
-        except (APIConnectionError, APITimeoutError):
-            return False, False  # no connection: counts against the budget
         with response:
             try:
                 mode = self._accept(response)
-            except _Restart:
-                return False, False
-            return self._stream_body(response, mode)
+            except _Restart as exc:
+                raise Failure(DownloadError(f"{what}: {exc}"), retryable=True, what=what) from None
+            self._stream_body(response, mode)
 
-    def _unsatisfiable(self, exc: APIStatusError) -> Tuple[bool, bool]:
+    def _api_target(self) -> Tuple[str, Optional[Dict[str, Any]], bool]:
+        return self.transport.url(self.path), self.params, True
+
+    def _unsatisfiable(self, exc: APIStatusError) -> None:
         total = None
         if exc.response is not None:
             match = re.match(r"bytes\s+\*/(\d+)", exc.response.headers.get("Content-Range", ""))
@@ -321,15 +342,22 @@ class _Stream:
         announced = self.total
         if total is not None and announced is not None and total != announced:
             self._discard_part()
-            raise DownloadError(
-                f"download of {self.label}: the server announced {announced} bytes "
-                f"but now says the file has {total}; the partial file was discarded"
+            raise Failure(
+                DownloadError(
+                    f"download of {self.label}: the server announced {announced} bytes "
+                    f"but now says the file has {total}; the partial file was discarded"
+                ),
+                retryable=False,
             )
         if total is not None and total == self.offset:
             self.total = total
-            return False, True  # the .part already holds everything
+            return  # the .part already holds everything
         self._discard_part()  # it does not fit what the server has now: start over
-        return False, False
+        raise Failure(
+            DownloadError(f"the server could not serve the rest of {self.label} (416)"),
+            retryable=True,
+            what=f"GET {self.path}",
+        )
 
     def _accept(self, response: requests.Response) -> str:
         """Check the answer against what we asked for; return the file mode to write with."""
@@ -341,7 +369,7 @@ class _Stream:
             match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
             if not match or int(match.group(1)) != self.offset:
                 self._restart()
-                raise _Restart()
+                raise _Restart("the answer does not continue the partial file")
             total = None if match.group(3) == "*" else int(match.group(3))
             announced = self.total
             if announced is not None and total is not None and total != announced:
@@ -352,14 +380,28 @@ class _Stream:
                 )
             if total is not None:
                 self.total = total
+                self.announced = self.announced if self.announced is not None else total
             elif self.total is None:
-                length = _content_length(headers)
+                length = content_length(headers)
                 self.total = self.offset + length if length is not None else None
         else:
             if self.offset:
                 self._restart()  # a 200 to a Range request: the whole file again
-            self.total = _content_length(headers)
-            self.checksum = _checksum_header(headers)
+            self.total = content_length(headers)
+            self.checksum = checksum_header(headers)
+            if self.announced is not None and self.total != self.announced:
+                # A file that changes size on every restart could be fetched forever.
+                self._discard_part()
+                raise Failure(
+                    DownloadError(
+                        f"the server's file changed size ({self.announced} -> "
+                        f"{self.total if self.total is not None else '?'} bytes) during the "
+                        f"download of {self.label}; the partial file was discarded, try again"
+                    ),
+                    retryable=False,
+                )
+        if self.announced is None:
+            self.announced = self.total
         if validator and not validator.startswith("W/"):
             self.validator = validator
         elif response.status_code != 206:
@@ -368,9 +410,8 @@ class _Stream:
         self._save_meta()
         return "ab" if self.offset > 0 else "wb"
 
-    def _stream_body(self, response: requests.Response, mode: str) -> Tuple[bool, bool]:
+    def _stream_body(self, response: requests.Response, mode: str) -> None:
         part = self.target.part
-        start = self.offset
         try:
             f: IO[bytes] = open(part, mode, buffering=0)  # noqa: SIM115 - closed below
         except OSError as exc:
@@ -391,12 +432,20 @@ class _Stream:
                         f"cannot write {part}: {exc.strerror or exc}; the partial file is kept "
                         "for a later resume"
                     ) from exc
-        progressed = self.offset > start
+        self.furthest = max(self.furthest, self.offset)
+        what = f"GET {self.path}"
         if not complete:
-            return progressed, False  # resume from where we are
+            raise Failure(
+                DownloadError(f"the connection broke at byte {self.offset}"),
+                retryable=True,
+                what=what,
+            )
         if self.total is not None and self.offset < self.total:
-            return progressed, False  # a short answer: ask for the rest
-        return progressed, True
+            raise Failure(
+                DownloadError(f"the answer ended at byte {self.offset} of {self.total}"),
+                retryable=True,
+                what=what,
+            )
 
     def _advance(self, size: int) -> None:
         """Account for ``size`` more bytes once they are on disk (and hashed)."""
@@ -415,12 +464,6 @@ class _Stream:
         final = self.target.resolve(self.content_type or "")
         size = part.stat().st_size
         digest = self.hasher.hexdigest()
-        if self.expected_size is not None and size != self.expected_size:
-            self._discard_part()
-            raise DownloadError(
-                f"download of {self.label} is {size} bytes but the API announced "
-                f"{self.expected_size}; nothing was written to {final}"
-            )
         if size != self.offset or (self.total is not None and size != self.total):
             announced = self.total if self.total is not None else self.offset
             self._discard_part()
@@ -444,7 +487,7 @@ class _Stream:
                 f"cannot move the download into place at {final}: {exc.strerror or exc}; the "
                 f"complete data is kept in {part}"
             ) from exc
-        _fsync_directory(final.parent)
+        fsync_directory(final.parent)
         with contextlib.suppress(FileNotFoundError):
             self.target.meta.unlink()
         return final, size, digest
@@ -552,34 +595,5 @@ def _write_all(f: IO[bytes], chunk: bytes) -> None:
         view = view[f.write(view) :]
 
 
-def _fsync_directory(directory: Path) -> None:
-    """Make a rename durable (best effort: not every platform can open a directory)."""
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        with contextlib.suppress(OSError):
-            os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _content_length(headers: Any) -> Optional[int]:
-    length = headers.get("Content-Length")
-    return int(length) if length and str(length).strip().isdigit() else None
-
-
 class _Restart(Exception):
     """Internal: the server's answer does not continue our file; start again."""
-
-
-def _checksum_header(headers: Any) -> Optional[str]:
-    value = headers.get("x-checksum-sha256")
-    if value:
-        return str(value).strip().lower()
-    digest = headers.get("Digest") or ""
-    match = re.search(r"sha-256=([A-Za-z0-9+/=]+)", digest)
-    if match:
-        return base64.b64decode(match.group(1)).hex()
-    return None

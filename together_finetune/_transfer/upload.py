@@ -34,6 +34,8 @@ import requests
 import urllib3
 
 from .._redact import describe_transport_error, redacted_copy
+from .._retry import Failure
+from .._retry import call as retry_call
 from ..errors import (
     APIConnectionError,
     APIStatusError,
@@ -321,11 +323,9 @@ class _Upload:
         """PUT bytes to a presigned URL (retried, redirects replayed); the answer's headers."""
         transport = self.transport
         name = self.source.path.name
-        policy = transport.retry
         send_timeout = self.timeout if self.timeout is not None else transport.timeout
-        attempt = 0
-        while True:
-            attempt += 1
+
+        def attempt() -> Mapping[str, str]:
             sent = 0
 
             def on_chunk(size: int) -> None:
@@ -333,45 +333,39 @@ class _Upload:
                 sent += size
                 self.counter.add(size)
 
-            retry_after: Optional[float] = None
+            what = f"the upload PUT of {name}"
             try:
                 status, answer = self.put_once(url, offset, length, headers, on_chunk, send_timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
-                failure: Optional[requests.RequestException] = exc
-            else:
-                failure = None
-                if status == 200:
-                    return answer
-                error: TogetherError = UploadError(
-                    f"storage answered {status} to the upload PUT of {name}"
-                )
-                retry_after = parse_retry_after(answer)
-                retryable = status in RETRYABLE_STATUSES and (
-                    retry_after is None or retry_after <= policy.max_retry_after
-                )
-            if failure is not None:
+                self.counter.rewind(sent)
                 error_cls = (
-                    APITimeoutError if isinstance(failure, requests.Timeout) else APIConnectionError
+                    APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
                 )
                 # Never quote requests' message: it holds the presigned URL and its signature.
                 error = error_cls(
-                    f"upload PUT of {name} to storage failed: {describe_transport_error(failure)}"
+                    f"upload PUT of {name} to storage failed: {describe_transport_error(exc)}"
                 )
-                error.__cause__ = redacted_copy(failure)
-                retryable = True
+                raise Failure(error, retryable=True, what=what) from redacted_copy(exc)
+            if status == 200:
+                return answer
             self.counter.rewind(sent)
-            if not retryable or attempt > policy.max_retries:
-                error.attempts = attempt
-                raise error
-            wait = policy.wait(attempt, retry_after)
-            logger.info(
-                "retrying the upload PUT of %s in %.2f s (attempt %d of %d)",
-                name,
-                wait,
-                attempt,
-                policy.max_retries + 1,
+            retry_after = parse_retry_after(answer)
+            retryable = status in RETRYABLE_STATUSES and (
+                retry_after is None or retry_after <= transport.retry.max_retry_after
             )
-            transport.sleep(wait)
+            raise Failure(
+                UploadError(f"storage answered {status} to the upload PUT of {name}"),
+                retryable=retryable,
+                retry_after=retry_after,
+                what=what,
+            )
+
+        return retry_call(
+            attempt,
+            policy=transport.retry,
+            sleep=transport.sleep,
+            budget=transport.retry.max_retries,
+        )
 
     def put_once(
         self,

@@ -12,6 +12,7 @@ from ..errors import APIStatusError, TogetherError
 from . import create, files, jobs, misc, preview
 from .base import PROG, UsageError
 from .output import Out, scrub
+from .wording import cli_wording
 
 __all__ = ["build_parser", "main"]
 
@@ -132,9 +133,10 @@ def main(argv: Optional[List[str]] = None) -> int:
             sys.stderr.write(scrub(traceback.format_exc(), secrets))
         if isinstance(exc, (UsageError, ValueError)):
             name = " ".join(filter(None, (args.command, getattr(args, "files_command", None))))
-            sys.stderr.write(f"{PROG} {name}: error: {scrub(str(exc), secrets)}\n")
+            message = cli_wording(scrub(str(exc), secrets))
+            sys.stderr.write(f"{PROG} {name}: error: {message}\n")
             return 2
-        sys.stderr.write(f"{PROG}: error: {scrub(_error_line(exc), secrets)}\n")
+        sys.stderr.write(f"{PROG}: error: {cli_wording(scrub(_error_line(exc), secrets))}\n")
         return 1
     finally:
         if restore_logging is not None:

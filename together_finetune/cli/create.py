@@ -108,21 +108,43 @@ def create_arguments(args: argparse.Namespace) -> Dict[str, Any]:
 
 
 def create(args: argparse.Namespace, out: Out) -> int:
-    """``create``: start a job, or with ``--dry-run`` print the body it would send."""
+    """``create``: start a job, or with ``--dry-run`` print the body it would send.
+
+    A local ``--training-file``/``--validation-file`` is checked and uploaded first
+    (:mod:`.prepare`); on a terminal the price is shown and confirmed.
+    """
+    from . import prepare
+
     fields = create_arguments(args)
+    paths = prepare.local_paths(fields)
     if args.dry_run:
         from ..converter import encode
         from ..validation import build_create_request, needs_model_limits
 
-        request = build_create_request(**fields)
+        pending = prepare.with_pending_ids(fields, paths)
+        request = build_create_request(**pending)
+        prepare.check_local(paths, out)
         # The model's limits are read only when the body depends on them (or asked for).
         if args.check_limits or needs_model_limits(request):
             with client(args) as api:
-                request = api.fine_tunes.build_request(**fields, check_limits=args.check_limits)
-        out.json(masked(encode(request)))
+                request = api.fine_tunes.build_request(**pending, check_limits=args.check_limits)
+        out.json(prepare.shown_body(masked(encode(request)), paths))
+        for line in prepare.describe_uploads(paths):
+            out.note(line)
         out.note(f"{PROG}: dry run: POST /fine-tunes not sent")
         return 0
+    if paths:
+        from ..validation import build_create_request
+
+        build_create_request(**prepare.with_pending_ids(fields, paths))  # bad flags: exit 2 first
+        prepare.check_local(paths, out)
     with client(args) as api:
+        prepare.upload_local(api, fields, paths, out)
+        try:
+            prepare.confirm_price(api, fields, args)
+        except prepare.Declined as exc:
+            out.note(f"{PROG} create: {exc}")
+            return 1
         job = api.fine_tunes.create(**fields, check_limits=args.check_limits)
     show_job(job, out)
     return 0
@@ -165,9 +187,16 @@ def estimate_price(args: argparse.Namespace, out: Out) -> int:
 
 def _add_create(subparsers: Subparsers) -> None:
     p = add_command(subparsers, "create", "start a fine-tuning job", create)
-    p.add_argument("--training-file", required=True, help="training file ID (file-...)")
+    p.add_argument(
+        "--training-file",
+        required=True,
+        metavar="FILE_ID|PATH",
+        help="a file ID (file-...), or a local file: checked, then uploaded",
+    )
     p.add_argument("--model", help="base model name")
-    p.add_argument("--validation-file", help="validation file ID (file-...)")
+    p.add_argument(
+        "--validation-file", metavar="FILE_ID|PATH", help="a file ID or a local file, as above"
+    )
     p.add_argument("--n-epochs", type=int)
     p.add_argument("--n-checkpoints", type=int)
     p.add_argument("--n-evals", type=int)
@@ -243,6 +272,12 @@ def _add_create(subparsers: Subparsers) -> None:
         "--dry-run",
         action="store_true",
         help="print the JSON body that would be sent (secrets masked) and send nothing",
+    )
+    p.add_argument(
+        "--yes",
+        "-y",
+        action="store_true",
+        help="no price estimate or question on a terminal (never asked otherwise)",
     )
 
 

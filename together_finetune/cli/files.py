@@ -100,7 +100,8 @@ def _upload_progress(name: str) -> Tuple[Callable[[int, int], None], Callable[[]
     return update, close
 
 
-def _dataset_refusal(path: str, report: DatasetReport) -> str:
+def dataset_refusal(path: str, report: DatasetReport) -> str:
+    """Why a file the dataset check refused is not uploaded: the first problems, and a count."""
     count = len(report.problems)
     lines = [
         f"{path} failed the dataset check ({count} problem{'s' if count != 1 else ''}); "
@@ -115,7 +116,8 @@ def _dataset_refusal(path: str, report: DatasetReport) -> str:
     return "\n".join(lines)
 
 
-def _warning_lines(report: DatasetReport, limit: Optional[int] = None) -> List[str]:
+def warning_lines(report: DatasetReport, limit: Optional[int] = None) -> List[str]:
+    """The check's warnings, one line each (at most ``limit``, then how many more)."""
     shown = report.warnings if limit is None else report.warnings[:limit]
     lines = [f"warning: {warning}" for warning in shown]
     hidden = report.warning_count - len(shown)
@@ -136,8 +138,8 @@ def upload(args: argparse.Namespace, out: Out) -> int:
         # Checked here rather than inside upload() so the warnings can be shown.
         report = check_dataset(args.path, purpose=args.purpose, file_type=args.file_type)
         if not report.ok:
-            raise UsageError(_dataset_refusal(args.path, report))
-        for line in _warning_lines(report, _UPLOAD_PROBLEMS_SHOWN):
+            raise UsageError(dataset_refusal(args.path, report))
+        for line in warning_lines(report, _UPLOAD_PROBLEMS_SHOWN):
             out.note(line)
 
     callback: Optional[Callable[[int, int], None]] = None
@@ -224,7 +226,7 @@ def check(args: argparse.Namespace, out: Out) -> int:
         for problem in report.problems:
             out.line(str(problem))
     if not out.json_mode:
-        for line in _warning_lines(report):
+        for line in warning_lines(report):
             out.line(line)
     if not report.ok:
         count = len(report.problems)

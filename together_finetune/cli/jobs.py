@@ -6,11 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
-from . import arguments
-from .base import PROG, add_command, add_job_command, client
+from . import arguments, plotting
+from .base import PROG, UsageError, add_command, add_job_command, client
+from .fmt import number
 from .output import Out, block, plain, show_job, table, text, when
+from .terminal import confirm
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import FineTune, FineTuneEvent
@@ -19,10 +21,12 @@ if TYPE_CHECKING:  # pragma: no cover
 _EVENT_HEADERS = ("CREATED", "LEVEL", "TYPE", "MESSAGE")
 
 
-def _jobs_table(jobs: Sequence[FineTune]) -> str:
+def _jobs_table(jobs: Sequence[FineTune], colour: bool) -> str:
+    from .fmt import status
+
     return table(
         ("ID", "STATUS", "MODEL", "CREATED"),
-        ((j.id, j.status.value, text(j.model), when(j.created_at)) for j in jobs),
+        ((j.id, status(j.status.value, colour), text(j.model), when(j.created_at)) for j in jobs),
     )
 
 
@@ -42,7 +46,7 @@ def list_jobs(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json(plain(jobs))
     elif jobs:
-        out.line(_jobs_table(jobs))
+        out.line(_jobs_table(jobs, out.colour))
     else:
         out.note("no fine-tuning jobs")
     return 0
@@ -98,7 +102,10 @@ def retrieve(args: argparse.Namespace, out: Out) -> int:
 
 
 def cancel(args: argparse.Namespace, out: Out) -> int:
-    """``cancel JOB_ID``."""
+    """``cancel JOB_ID``: asks first on a terminal (not with ``--yes``)."""
+    if not confirm(f"cancel job {args.id}?", assume_yes=args.yes):
+        out.note(f"{PROG} cancel: not cancelled")
+        return 1
     with client(args) as api:
         job = api.fine_tunes.cancel(args.id)
     show_job(job, out)
@@ -106,7 +113,12 @@ def cancel(args: argparse.Namespace, out: Out) -> int:
 
 
 def delete(args: argparse.Namespace, out: Out) -> int:
-    """``delete JOB_ID``."""
+    """``delete JOB_ID``: asks first on a terminal (not with ``--yes``)."""
+    if not confirm(
+        f"delete job {args.id} and its outputs? This cannot be undone.", assume_yes=args.yes
+    ):
+        out.note(f"{PROG} delete: not deleted")
+        return 1
     with client(args) as api:
         result = api.fine_tunes.delete(args.id)
     if out.json_mode:
@@ -159,7 +171,14 @@ def checkpoints(args: argparse.Namespace, out: Out) -> int:
 
 
 def metrics(args: argparse.Namespace, out: Out) -> int:
-    """``metrics JOB_ID``: one column per metric the rows carry."""
+    """``metrics JOB_ID``: the loss as a chart on a terminal, else one column per metric
+    (``--plot FILE``: a figure written to FILE).
+
+    Piped, the table is printed (``--plain`` asks for it on a terminal too): a
+    script or a file wants the numbers, not the drawing.
+    """
+    if args.plot is not None:
+        plotting.check_target(args.plot)
     with client(args) as api:
         rows = api.fine_tunes.list_metrics(
             args.id,
@@ -169,33 +188,71 @@ def metrics(args: argparse.Namespace, out: Out) -> int:
             logged_at_to=args.until,
             resolution=args.resolution,
         )
+    if args.plot is not None:
+        return plotting.write(args.id, rows, args.plot, out)
     if out.json_mode:
         out.json(rows)
-    elif rows:
+    elif not rows:
+        out.note(f"no metrics for {args.id}")
+    elif args.plain or not sys.stdout.isatty() or not _loss_chart(rows, out):
         columns: List[str] = []
         for row in rows:
             columns.extend(key for key in row if key not in columns)
-        out.line(table(columns, ([text(row.get(c)) for c in columns] for row in rows)))
-    else:
-        out.note(f"no metrics for {args.id}")
+        out.line(table(columns, ([number(row.get(c)) for c in columns] for row in rows)))
     return 0
 
 
-def wait(args: argparse.Namespace, out: Out) -> int:
-    """``wait JOB_ID``: exit 1 when the job ends as a failure."""
+def _loss_chart(rows: List[Dict[str, float]], out: Out) -> bool:
+    """Draw the loss curves sized to the terminal; ``False`` when the rows carry no loss."""
+    import shutil
 
-    def on_event(event: FineTuneEvent) -> None:
-        out.line("  ".join(_event_row(event)))
-        out.flush()
+    from .chart import loss_series, render
+
+    series = loss_series(rows)
+    if not series:
+        return False
+    size = shutil.get_terminal_size((80, 24))
+    for line in render(series, size.columns - 1, min(20, max(5, size.lines - 8))):
+        out.line(line)
+    for name, points in series.items():
+        low = min(points, key=lambda point: point[1])
+        out.line(
+            f"{name}: {number(points[0][1])} → {number(points[-1][1])}, "
+            f"lowest {number(low[1])} at step {number(int(low[0]))}"
+        )
+    return True
+
+
+def wait(args: argparse.Namespace, out: Out) -> int:
+    """``wait JOB_ID``: exit 1 when the job ends as a failure.
+
+    On a terminal one status line (bar, steps, epoch, time left) is redrawn under the
+    events; otherwise the events are plain lines, as a log wants them.
+    """
+    from .fmt import job_progress, status
+    from .terminal import StatusLine
 
     show_events = not out.json_mode and not args.quiet
-    with client(args) as api:
-        job = api.fine_tunes.wait(
-            args.id,
-            poll_interval=args.poll_interval,
-            timeout=args.timeout,
-            on_event=on_event if show_events else None,
-        )
+    live = not out.json_mode and sys.stdout.isatty()
+    line = StatusLine(sys.stdout, live=live)
+
+    def on_event(event: FineTuneEvent) -> None:
+        line.above("  ".join(_event_row(event)))
+
+    def on_update(job: FineTune) -> None:
+        line.show(f"{status(job.status.value, out.colour)}  {job_progress(job)}")
+
+    try:
+        with client(args) as api:
+            job = api.fine_tunes.wait(
+                args.id,
+                poll_interval=args.poll_interval,
+                timeout=args.timeout,
+                on_event=on_event if show_events else None,
+                on_update=on_update if live else None,
+            )
+    finally:
+        line.close()
     show_job(job, out)
     if job.status.is_failure:
         out.note(f"{PROG}: job {job.id} ended as {job.status.value}")
@@ -205,6 +262,8 @@ def wait(args: argparse.Namespace, out: Out) -> int:
 
 def download(args: argparse.Namespace, out: Out) -> int:
     """``download JOB_ID``: a progress bar only on a terminal, when tqdm is installed."""
+    if args.keep_archive and not args.extract:
+        raise UsageError("--keep-archive: only with --extract")
     progress = False
     if not args.no_progress and not out.json_mode and sys.stderr.isatty():
         import importlib.util
@@ -218,6 +277,7 @@ def download(args: argparse.Namespace, out: Out) -> int:
             output=args.output,
             overwrite=args.overwrite,
             extract=args.extract,
+            keep_archive=args.keep_archive,
             progress=progress,
         )
     if out.json_mode:
@@ -229,10 +289,17 @@ def download(args: argparse.Namespace, out: Out) -> int:
                 "sha256": result.sha256,
                 "checkpoint": result.checkpoint,
                 "checkpoint_step": result.checkpoint_step,
+                "archive": None if result.archive is None else str(result.archive),
             }
         )
+    elif args.extract:
+        kept = f"; archive kept at {result.archive}" if result.archive is not None else ""
+        out.line(
+            f"extracted to {result.path} ({number(result.size)} bytes downloaded, "
+            f"sha256 {result.sha256}{kept})"
+        )
     else:
-        out.line(f"downloaded {result.path} ({result.size} bytes, sha256 {result.sha256})")
+        out.line(f"downloaded {result.path} ({number(result.size)} bytes, sha256 {result.sha256})")
     return 0
 
 
@@ -240,8 +307,12 @@ def register(subparsers: Subparsers) -> None:
     """Add the job commands and their flags."""
     add_command(subparsers, "list", "list fine-tuning jobs", list_jobs)
     add_job_command(subparsers, "retrieve", "show one job", retrieve)
-    add_job_command(subparsers, "cancel", "cancel a job", cancel)
-    add_job_command(subparsers, "delete", "delete a job and its outputs", delete)
+    for name, help, handler in (
+        ("cancel", "cancel a job", cancel),
+        ("delete", "delete a job and its outputs", delete),
+    ):
+        p = add_job_command(subparsers, name, help, handler)
+        p.add_argument("--yes", "-y", action="store_true", help="do not ask (on a terminal)")
 
     p = add_job_command(subparsers, "events", "show a job's events", events)
     p.add_argument("--follow", "-f", action="store_true", help="print new events until the end")
@@ -257,6 +328,12 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument(
         "--resolution", type=arguments.positive_int, help="about N uniformly sampled points"
     )
+    p.add_argument("--plot", metavar="FILE", help="write the loss curves to FILE.png or FILE.svg")
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="the table of numbers, not the loss chart (the default when piped)",
+    )
 
     p = add_job_command(subparsers, "wait", "wait for a job to finish (exit 1 if it failed)", wait)
     p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")
@@ -266,9 +343,25 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
 
     p = add_job_command(subparsers, "download", "download a job's model or a checkpoint", download)
-    p.add_argument("--output", "-o", help="file path or existing directory (default: .)")
+    p.add_argument(
+        "--output",
+        "-o",
+        metavar="PATH",
+        help="the archive's path, or with --extract the directory for the model files; "
+        "DIR/ or an existing directory: inside it, named after the job (default: .); "
+        "missing parent directories are made",
+    )
     p.add_argument("--checkpoint", choices=("merged", "adapter", "model_output_path"))
     p.add_argument("--step", type=int, help="an intermediate checkpoint's step")
-    p.add_argument("--extract", action="store_true", help="unpack the archive beside it")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument(
+        "--extract",
+        action="store_true",
+        help="unpack the archive, then remove it (see --keep-archive)",
+    )
+    p.add_argument(
+        "--keep-archive", action="store_true", help="with --extract: keep the archive beside"
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace an existing file or extracted directory"
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")

@@ -16,10 +16,16 @@ SECRET_FIELDS = ("wandb_key", "wandb_api_key", "hf_api_token")
 
 
 class Out:
-    """Where a command writes: stdout for results, stderr for diagnostics."""
+    """Where a command writes: stdout for results, stderr for diagnostics.
+
+    ``colour``: whether results may be coloured (a terminal, ``NO_COLOR`` unset, not JSON).
+    """
 
     def __init__(self, json_mode: bool) -> None:
+        from .terminal import colour_enabled
+
         self.json_mode = json_mode
+        self.colour = not json_mode and colour_enabled(sys.stdout)
 
     @staticmethod
     def line(text: str = "") -> None:
@@ -69,10 +75,12 @@ def _drop_none(data: Any) -> Any:
 
 
 def when(value: Any) -> str:
-    """A datetime as ISO-8601 with ``Z`` for UTC; ``-`` when missing."""
-    if value is None:
-        return "-"
-    return str(value.isoformat().replace("+00:00", "Z"))
+    """A datetime in local time to the second, with how long ago when recent; ``-`` if missing."""
+    import datetime as dt
+
+    from .fmt import ago
+
+    return ago(value, dt.datetime.now(dt.timezone.utc))
 
 
 def text(value: Any) -> str:
@@ -86,11 +94,15 @@ def text(value: Any) -> str:
 
 def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     """Left-aligned columns separated by two spaces; the last column is not padded."""
+    from .fmt import visible_len
+
     all_rows = [list(headers)] + [list(row) for row in rows]
-    widths = [max(len(row[i]) for row in all_rows) for i in range(len(headers))]
+    widths = [max(visible_len(row[i]) for row in all_rows) for i in range(len(headers))]
     lines = []
     for row in all_rows:
-        cells = [cell.ljust(widths[i]) for i, cell in enumerate(row[:-1])] + [row[-1]]
+        # padded by visible width: colour codes take no room on the screen
+        cells = [cell + " " * (widths[i] - visible_len(cell)) for i, cell in enumerate(row[:-1])]
+        cells.append(row[-1])
         lines.append("  ".join(cells).rstrip())
     return "\n".join(lines)
 
@@ -115,23 +127,16 @@ def flatten(data: Dict[str, Any], prefix: str = "") -> List[Tuple[str, str]]:
     return pairs
 
 
-def job_block(job: FineTune) -> str:
-    """One job as a key/value block."""
-    progress = []
-    if job.steps_completed is not None or job.total_steps is not None:
-        progress.append(f"step {text(job.steps_completed)}/{text(job.total_steps)}")
-    if job.epochs_completed is not None:
-        progress.append(f"epochs completed {job.epochs_completed}")
-    if job.progress is not None and job.progress.estimate_available and not job.is_terminal:
-        seconds = job.progress.seconds_remaining
-        if seconds is not None:
-            progress.append(f"about {int(seconds)}s to the next status")
+def job_block(job: FineTune, colour: bool = False) -> str:
+    """One job as a key/value block (the status coloured when ``colour``)."""
+    from .fmt import job_progress, status
+
     pairs = [
         ("ID", job.id),
-        ("STATUS", job.status.value),
+        ("STATUS", status(job.status.value, colour)),
         ("MODEL", text(job.model)),
         ("OUTPUT MODEL", text(job.model_output_name)),
-        ("PROGRESS", ", ".join(progress) or "-"),
+        ("PROGRESS", job_progress(job)),
         ("CREATED", when(job.created_at)),
         ("UPDATED", when(job.updated_at)),
     ]
@@ -147,7 +152,7 @@ def show_job(job: FineTune, out: Out) -> None:
     if out.json_mode:
         out.json(plain(job))
     else:
-        out.line(job_block(job))
+        out.line(job_block(job, out.colour))
 
 
 def scrub(message: str, secrets: Sequence[Optional[str]]) -> str:

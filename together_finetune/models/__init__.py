@@ -12,11 +12,12 @@ yet are kept as they came.
 
 from __future__ import annotations
 
-from ._base import NO_EXTRA, WireObject
+from ._base import NO_EXTRA, ReadOnlyDict, WireObject
 from ._enums import FileProcessingStatus, FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .catalog import ModelLimits, PriceEstimate, TrainingLimits
 from .files import FileDeleteResult, FileObject, ValidationReport
 from .jobs import Checkpoint, DeleteResult, FineTune, FineTuneEvent, FineTuneProgress
+from .listing import Listing
 from .preview import (
     IGNORED_LABEL,
     TokenizationPreview,
@@ -67,11 +68,13 @@ __all__ = [
     "FullTraining",
     "LRScheduler",
     "LinearLRScheduler",
+    "Listing",
     "LoRATraining",
     "ModelLimits",
     "MultimodalParams",
     "PriceEstimate",
     "PriceEstimateRequest",
+    "ReadOnlyDict",
     "TokenizationPreview",
     "TokenizationPreviewRow",
     "TokenizedDatasetLink",

@@ -2,13 +2,27 @@
 
 from __future__ import annotations
 
-from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any, Dict, Mapping, NoReturn
 
 import attrs
 
+
+class ReadOnlyDict(Dict[str, Any]):
+    """A ``dict`` that refuses changes; it pickles and copies like one (unlike
+    ``types.MappingProxyType``), so the objects that hold it do too."""
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("extra is read-only: it holds what the server sent")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    clear = pop = popitem = setdefault = update = _refuse
+
+    def __reduce__(self) -> Any:
+        return (ReadOnlyDict, (dict(self),))
+
+
 #: The ``extra`` of an object that came with no unknown keys (shared, read-only).
-NO_EXTRA: Mapping[str, Any] = MappingProxyType({})
+NO_EXTRA: Mapping[str, Any] = ReadOnlyDict()
 
 
 @attrs.frozen

@@ -7,6 +7,7 @@ from typing import Optional
 import attrs
 
 from ._base import WireObject
+from ._display import summarized
 from ._enums import FileProcessingStatus
 
 
@@ -36,6 +37,7 @@ class ValidationReport(WireObject):
     nlines: Optional[int] = None
 
 
+@summarized("id", "filename", "bytes", "purpose", "processing_status", "created_at")
 @attrs.frozen
 class FileObject(WireObject):
     """A file stored with Together (``FileResponse`` on the wire).

@@ -8,6 +8,7 @@ from typing import List, Literal, Optional, Union
 import attrs
 
 from ._base import WireObject
+from ._display import summarized
 from ._enums import FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .training import BatchSize, LRScheduler, MultimodalParams, TrainingMethod, TrainingType
 
@@ -20,6 +21,7 @@ class FineTuneProgress(WireObject):
     seconds_remaining: Optional[float] = None
 
 
+@summarized("created_at", "level", "type", "step", "message")
 @attrs.frozen
 class FineTuneEvent(WireObject):
     """One entry of a job's event log.
@@ -51,6 +53,7 @@ class FineTuneEvent(WireObject):
     tokenized_dataset_path: Optional[str] = None
 
 
+@summarized("id", "status", "model", "steps_completed", "total_steps", "created_at")
 @attrs.frozen
 class FineTune(WireObject):
     """A fine-tuning job, as returned by create, list, retrieve and cancel.
@@ -156,6 +159,7 @@ class FineTune(WireObject):
         return self.status.is_terminal
 
 
+@summarized("step", "checkpoint_type", "created_at", "path")
 @attrs.frozen
 class Checkpoint(WireObject):
     """A saved model version of a job (intermediate or final).

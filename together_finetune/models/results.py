@@ -15,6 +15,8 @@ class DownloadResult:
     :ivar path: the complete file (or the directory it was extracted into).
     :ivar size: bytes of the downloaded file.
     :ivar sha256: hex digest of the downloaded file, computed while streaming.
+    :ivar archive: the downloaded archive when it is still on disk (``None`` once an
+        extracted archive was removed).
     """
 
     id: str
@@ -23,6 +25,7 @@ class DownloadResult:
     size: int
     sha256: str = ""
     checkpoint: Optional[str] = None
+    archive: Optional[Path] = None
 
 
 @attrs.frozen

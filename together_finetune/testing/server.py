@@ -1,7 +1,7 @@
 """A real HTTP server that imitates Together AI's fine-tuning REST API: :class:`FakeTogether`.
 
 The JSON it serves follows the OpenAPI spec vendored in ``tests/spec/openapi.yaml`` plus the
-live API's known departures from it (listed in ``tests/support/conformance.py``), never this
+live API's known departures from it (listed in ``tests/support/waivers.py``), never this
 library's client models, so the fake can referee the client. :class:`FakeTogether` is a
 facade: the rooms behind it live in ``together_finetune/testing/_fake/``.
 """

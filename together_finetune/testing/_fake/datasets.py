@@ -1,7 +1,7 @@
 """What the fake's server-side file validation reads from an uploaded dataset.
 
-It follows the rules of the live API as the wire reference (``finetune-api.md`` §3.14 and
-§5b, kept beside the repository's issue texts) describes them: a JSONL file fails only for
+It follows the rules of the live API as the official SDK 3.1.1's validation report
+describes them: a JSONL file fails only for
 what certainly fails on the server (not UTF-8, a line that is not a JSON object, a line
 with none of the format keys, a known key of the wrong type, no sample, mixed formats);
 everything else is accepted and reported as a ``dataset_has_*`` flag of the

@@ -2,7 +2,7 @@
 and the ``training_file`` check of ``create``.
 
 Uploads follow the flow the live API serves (the endpoints the spec lacks are listed in
-``tests/support/conformance.py``): ``POST /v1/files`` with form fields answers ``302`` to the
+``tests/support/waivers.py``): ``POST /v1/files`` with form fields answers ``302`` to the
 :class:`StorageServer`, which stores the ``PUT`` bytes and records the headers it received;
 ``POST /v1/files/{id}/preprocess`` turns the stored object into a file.
 

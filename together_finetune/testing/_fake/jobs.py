@@ -1,7 +1,7 @@
 """The job model: fine-tune jobs, events, checkpoints and metrics as wire JSON, and their lifecycle.
 
 The JSON follows the OpenAPI spec in ``tests/spec/openapi.yaml`` plus what the live API is
-known to send (``tests/support/conformance.py`` lists each departure), never this library's
+known to send (``tests/support/waivers.py`` lists each departure), never this library's
 models, so the fake can referee the client.
 """
 

@@ -1,6 +1,6 @@
 """What a finished job leaves behind: registry entries, early-stopping results, prices.
 
-Shapes follow the wire reference (``finetune-api.md`` §5b): the model registry names are
+Shapes follow the official SDK 3.1.1's job type: the model registry names are
 ``<project_slug>/<model_name>`` (``-adapter`` for the adapter of a LoRA job), ids ``ml_...``
 and revisions ``rv_...``; ``total_price`` is an integer in nanodollars.
 """

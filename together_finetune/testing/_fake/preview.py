@@ -1,7 +1,7 @@
 """The tokenization sub-app: ``POST /fine-tunes/preview`` and the tokenized-dataset download.
 
-Neither endpoint is in the public spec; their shapes are those of the wire reference
-(``finetune-api.md`` §5; ``tests/support/conformance.py`` waives them with that source).
+Neither endpoint is in the public spec; their shapes are those of the official TypeScript
+SDK's types (``tests/support/waivers.py`` waives them with that source).
 The preview tokenizes the uploaded file with the toy tokenizer of ``tokenizer.py``; the
 tokenized dataset is a deterministic archive behind a presigned URL on the storage server.
 """
