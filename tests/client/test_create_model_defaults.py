@@ -142,3 +142,14 @@ def test_a_field_nobody_knows_yet_is_kept(client: Client, server: FakeTogether) 
     job = server.add_job(status="completed", next_month_field={"a": 1})
     found = client.fine_tunes.retrieve(job["id"])
     assert found.extra["next_month_field"] == {"a": 1}
+
+
+def test_a_price_estimate_for_lora_without_a_rank_sends_the_default_rank_too(
+    client: Client, server: FakeTogether
+) -> None:
+    client.fine_tunes.estimate_price(
+        training_file="file-1", model=MODEL, training_type=LoRATraining()
+    )
+    body = server.requests_to("POST", "/fine-tunes/estimate-price")[-1].json()
+    rank = client.fine_tunes.model_limits(MODEL).lora_training.default_rank  # type: ignore[union-attr]
+    assert body["training_type"] == {"type": "Lora", "lora_r": rank, "lora_alpha": 2 * rank}
