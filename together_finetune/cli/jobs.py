@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 from . import arguments, plotting
 from .base import PROG, UsageError, add_command, add_job_command, client
 from .fmt import number
-from .output import Out, block, plain, show_job, table, text, when
+from .output import Out, plain, show_job, table, text, when
 from .terminal import confirm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -94,10 +94,7 @@ def retrieve(args: argparse.Namespace, out: Out) -> int:
     """``retrieve JOB_ID``: the job block, then early stopping and registry names if present."""
     with client(args) as api:
         job = api.fine_tunes.retrieve(args.id)
-    show_job(job, out)
-    details = job_details(job)
-    if details and not out.json_mode:
-        out.line(block(details))
+    show_job(job, out, job_details(job))
     return 0
 
 

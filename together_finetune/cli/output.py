@@ -127,8 +127,9 @@ def flatten(data: Dict[str, Any], prefix: str = "") -> List[Tuple[str, str]]:
     return pairs
 
 
-def job_block(job: FineTune, colour: bool = False) -> str:
-    """One job as a key/value block (the status coloured when ``colour``)."""
+def job_block(job: FineTune, colour: bool = False, more: Sequence[Tuple[str, str]] = ()) -> str:
+    """One job as a key/value block (the status coloured when ``colour``), ending with
+    the ``more`` pairs, all aligned together."""
     from .fmt import job_progress, status
 
     pairs = [
@@ -144,15 +145,16 @@ def job_block(job: FineTune, colour: bool = False) -> str:
         pairs.insert(4, ("TRAINING FILE", job.training_file))
     if job.wandb_url:
         pairs.append(("WANDB", job.wandb_url))
+    pairs.extend(more)
     return block(pairs)
 
 
-def show_job(job: FineTune, out: Out) -> None:
-    """Print one job: a block, or its JSON."""
+def show_job(job: FineTune, out: Out, more: Sequence[Tuple[str, str]] = ()) -> None:
+    """Print one job: a block (ending with the ``more`` pairs), or its JSON."""
     if out.json_mode:
         out.json(plain(job))
     else:
-        out.line(job_block(job, out.colour))
+        out.line(job_block(job, out.colour, more))
 
 
 def scrub(message: str, secrets: Sequence[Optional[str]]) -> str:
