@@ -119,7 +119,7 @@ class FakeTogether:
         #: the object-storage server (started and stopped with this one)
         self.storage = StorageServer(self._bodies)
         #: the files endpoints (uploads to :attr:`storage`, list, retrieve, delete, content)
-        self.files = FilesAPI(self.storage, self._ctx)
+        self.files = FilesAPI(self.storage, self._ctx, self._bodies)
         self._downloads = Downloads(self._store, self._bodies, self.storage)
         self._tokenization = Tokenization(self._store, self.files, self.storage)
         routes = [
