@@ -75,7 +75,21 @@ DOWNLOADS = {
     "redirected model download": lambda c, ids, out: c.fine_tunes.download(
         ids["job"], checkpoint="merged", output=out, progress=ids.get("progress")
     ),
+    "parallel model download": lambda c, ids, out: c.fine_tunes.download(
+        ids["job"], checkpoint="merged", output=out, progress=ids.get("progress"), connections=4
+    ),
 }
+#: Pieces of DATA with four connections (the smallest piece is 64 KiB); each piece has a
+#: budget of its own, and the whole download restarts within the download's budget.
+PIECES = 2
+
+
+def test_the_parallel_cases_fetch_pieces() -> None:
+    from together_finetune._transfer.segments import plan_pieces
+
+    assert len(plan_pieces(len(DATA), 4)) == PIECES
+
+
 STATUSES = [400, 401, 403, 404, 408, 409, 422, 429, 500, 502, 503, 504]
 
 
@@ -191,6 +205,8 @@ def _download_ends(
     # A redirect costs one more request per attempt (the API is asked again only when
     # the storage URL stops working, which these faults never do... but drops do).
     per_attempt = 2 if name.startswith("redirected") else 1
+    if name.startswith("parallel"):  # a probe, then every piece within its own budget
+        per_attempt = 1 + PIECES * DOWNLOAD_BOUND
     assert 1 <= len(gets) <= DOWNLOAD_BOUND * per_attempt
     return caught.value
 

@@ -439,7 +439,7 @@ class FakeTogether:
 
     @property
     def download_checksum_header(self) -> bool:
-        """When True, full-body 200 downloads also carry ``x-checksum-sha256``."""
+        """When True, downloads carry ``x-checksum-sha256`` (the whole body's, even in a 206)."""
         return self._bodies.checksum_header
 
     @download_checksum_header.setter

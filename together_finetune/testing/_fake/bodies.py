@@ -111,7 +111,7 @@ class BodyServer:
         self.ignores_range = False
         #: announce this Content-Length while sending the real bytes
         self.wrong_length: int | None = None
-        #: full-body 200 answers also carry ``x-checksum-sha256``
+        #: answers also carry ``x-checksum-sha256`` (of the whole body, even for a range)
         self.checksum_header = False
         #: body bytes sent so far
         self.bytes_sent = 0
@@ -159,7 +159,7 @@ class BodyServer:
             )
         if self.ignores_range:
             response.headers["Accept-Ranges"] = "none"
-        if self.checksum_header and response.status_code == 200:
+        if self.checksum_header and response.status_code in (200, 206):  # the whole body's
             response.headers["x-checksum-sha256"] = body.sha256()
         if self.wrong_length is not None:
             response.headers["Content-Length"] = str(self.wrong_length)
