@@ -71,6 +71,15 @@ def test_parallel_download_writes_the_exact_bytes_and_sha256(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin"]  # no .part, notes or lock
 
 
+def test_hashing_the_prefix_during_the_download_gives_the_same_digest(
+    client: Client, job: str, data: bytes, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(segments, "HASH_WHILE_DOWNLOADING", True)  # the benchmark's option
+    monkeypatch.setattr(segments, "_SAVE_EVERY", PIECE)  # and notes saved on the way
+    result = download(client, job, tmp_path / "m.bin", connections=4)
+    assert result.sha256 == sha(data)
+
+
 def test_progress_reports_growing_totals_from_the_calling_thread(
     client: Client, job: str, tmp_path: Path
 ) -> None:
@@ -88,9 +97,11 @@ def test_an_interrupted_parallel_download_resumes_only_the_missing_pieces(
     server: FakeTogether, client: Client, job: str, data: bytes, tmp_path: Path
 ) -> None:
     def stop_midway(done: int, total: Optional[int]) -> None:
-        if done >= SIZE // 2:
+        if done:
             raise Interrupted
 
+    # Capped so that the first progress report (after 50 ms) finds about 40 % done.
+    server.throttle = 2 << 20
     target = tmp_path / "m.bin"
     with pytest.raises(Interrupted):
         download(client, job, target, connections=4, progress=stop_midway)
@@ -102,6 +113,7 @@ def test_an_interrupted_parallel_download_resumes_only_the_missing_pieces(
     assert (tmp_path / "m.bin.part").stat().st_size == SIZE  # preallocated
 
     before, sent_before = len(gets(server)), _settled_bytes_sent(server)
+    server.throttle = None
     result = download(client, job, target, connections=4)
     assert result.path.read_bytes() == data
     assert result.sha256 == sha(data)
@@ -253,9 +265,13 @@ def test_an_expired_storage_url_is_asked_for_again(
             armed.append(done)
             server.storage.fail_next("GET", 403)
 
-    # Two connections for eight pieces: most piece requests come after the first bytes.
+    # Two connections for eight pieces of 64 KiB, each taking 125 ms at the fake's cap:
+    # the first progress report (after 50 ms) comes well before the next piece's request.
+    half = data[: SIZE // 2]
+    server.set_download(job, data=half)
+    server.throttle = 1 << 19
     result = download(client, job, tmp_path / "m.bin", connections=2, progress=expire_once)
-    assert result.path.read_bytes() == data
+    assert result.path.read_bytes() == half
     assert len(server.requests_to("GET", DOWNLOAD)) == 2  # asked the API for a fresh URL
     paths = {r.path for r in server.storage.requests}
     assert len(paths) == 2
