@@ -11,9 +11,9 @@ interrupted download fetches only what is missing on the next call.
 The calling thread coordinates: it reports progress, flushes and saves the notes, and
 hashes the file once it is complete, in one pass while it is still in the page cache,
 so the receiving threads never hash. Hashing the contiguous prefix while the pieces
-arrive was measured too (``HASH_WHILE_DOWNLOADING``): it saves ~0.5 s at the end of a
-capped 1 GiB download but costs 1.2-3 more CPU seconds per GiB, reading pages back
-beside four busy writers (``bench/PARALLEL_RESULTS.md``).
+arrive (``HASH_WHILE_DOWNLOADING``) was measured too: ~0.5 s sooner at the end of a
+capped 1 GiB download, but 0.6-2 more CPU seconds per GiB and slower uncapped on the
+benchmark machine (``bench/PARALLEL_RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ _SAVE_EVERY = 256 * 1024 * 1024
 #: receiving threads never stop to wake it.
 _TICK = 0.05
 #: True: hash the contiguous prefix during the download instead of one pass at the end
-#: (slower here, kept for the benchmark's comparison).
+#: (kept for the benchmark's comparison).
 HASH_WHILE_DOWNLOADING = False
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
