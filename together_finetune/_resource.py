@@ -64,6 +64,11 @@ def path_segment(value: str) -> str:
     return quote(value, safe="")
 
 
+def job_path(job_id: Any, suffix: str = "") -> str:
+    """``/fine-tunes/{id}{suffix}`` for a checked, percent-encoded job ID."""
+    return f"/fine-tunes/{path_segment(check_job_id(job_id))}{suffix}"
+
+
 class Resource:
     """Base of the resource namespaces (``client.fine_tunes``, ...)."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional, Union, cast
 
-from ._resource import Resource, check_file_id, check_job_id, path_segment
+from ._resource import Resource, check_file_id, check_job_id, job_path
 from ._transfer.progress import ProgressCallback
 from .models import DownloadResult, TokenizationPreview, TokenizedDatasetLink
 from .transport import Timeout
@@ -83,7 +83,7 @@ class Tokenization(Resource):
         return cast(
             "TokenizedDatasetLink",
             self._get(
-                self._job_path(id, "/download-tokenized-dataset"),
+                job_path(id, "/download-tokenized-dataset"),
                 TokenizedDatasetLink,
                 timeout=timeout,
             ),
@@ -97,6 +97,8 @@ class Tokenization(Resource):
         overwrite: bool = False,
         progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
+        lock_timeout: float = 300.0,
+        connections: Optional[int] = None,
     ) -> DownloadResult:
         """Download the tokenized data set a job trained on.
 
@@ -110,6 +112,8 @@ class Tokenization(Resource):
         :param overwrite: replace an existing file at the target.
         :param progress: ``True`` for a progress bar on stderr (needs the
             ``progress`` extra), or a callback ``(bytes_done, total)``.
+        :param lock_timeout: how long to wait for another download of the same target.
+        :param connections: ranged connections at once, as for :meth:`download`.
         :raises DownloadError: the download could not be completed.
         """
         # The engines load requests: imported on first use, like the transport does.
@@ -133,19 +137,18 @@ class Tokenization(Resource):
             path, size, digest = download_presigned(
                 self._transport,
                 locate,
-                source=self._job_path(job_id, "/download-tokenized-dataset"),
+                source=job_path(job_id, "/download-tokenized-dataset"),
                 output=final,
                 expected_size=link.size,
                 overwrite=overwrite,
                 label=f"the tokenized data set of {job_id}",
                 progress=callback,
                 timeout=timeout,
+                lock_timeout=lock_timeout,
+                connections=connections,
             )
         finally:
             closer = getattr(callback, "close", None)
             if closer is not None:
                 closer()
         return DownloadResult(id=job_id, checkpoint_step=None, path=path, size=size, sha256=digest)
-
-    def _job_path(self, id: str, suffix: str = "") -> str:
-        return f"/fine-tunes/{path_segment(check_job_id(id))}{suffix}"

@@ -13,10 +13,10 @@ import os
 from typing import TYPE_CHECKING, Optional, Union
 
 from ._transfer.archive import extract_archive
+from ._transfer.fetch import download_to_file as download_to_file  # importable as before
 from ._transfer.progress import ProgressCallback
-from ._transfer.stream import CHUNK_SIZE
+from ._transfer.pump import CHUNK_SIZE
 from ._transfer.stream import DEFAULT_READ_TIMEOUT as DEFAULT_READ_TIMEOUT  # importable as before
-from ._transfer.stream import download_to_file as download_to_file  # importable as before
 
 if TYPE_CHECKING:  # pragma: no cover
     from .fine_tunes import FineTunes

@@ -17,9 +17,9 @@ from typing import Callable, List, Literal, Optional, Union, cast
 
 from ._polling import check_poll_interval
 from ._resource import FILE_ID_PREFIX, Resource, check_file_id, path_segment
+from ._transfer.fetch import download_to_file
 from ._transfer.progress import UploadCounter
 from ._transfer.progress import UploadProgress as UploadProgress  # importable as before
-from ._transfer.stream import download_to_file
 from ._transfer.upload import CHUNK_SIZE, MULTIPART_THRESHOLD, PartSizes, UploadSource, upload_file
 
 # The engine owns the part sizes; importable from here as before.
@@ -127,6 +127,7 @@ class Files(Resource):
         overwrite: bool = False,
         timeout: Optional[Timeout] = None,
         lock_timeout: float = 300.0,
+        connections: Optional[int] = None,
     ) -> Path:
         """Download a file's content to ``output`` (``GET /files/{id}/content``).
 
@@ -135,6 +136,8 @@ class Files(Resource):
         place only when complete, so ``output`` never holds a partial file.
 
         :param lock_timeout: seconds to wait while another download writes ``output``.
+        :param connections: ranged connections fetching the file at once (1 to 32);
+            by default 4 for 64 MiB or more when the server answers ``Range``, else 1.
         :returns: the path written.
         :raises DownloadError: ``output`` exists (without ``overwrite``), its directory
             does not, or the download could not be completed.
@@ -147,6 +150,7 @@ class Files(Resource):
             label=id,
             timeout=timeout,
             lock_timeout=lock_timeout,
+            connections=connections,
         )
         return final
 

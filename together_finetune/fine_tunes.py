@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
-from datetime import datetime
 from typing import (
-    TYPE_CHECKING,
     Any,
     Callable,
     Dict,
@@ -14,17 +12,13 @@ from typing import (
     List,
     Literal,
     Optional,
-    Sequence,
-    Tuple,
     Union,
     cast,
 )
 
-from ._extras import require
-from ._metrics import metric_params, metrics_frame
-from ._plot import draw
+from ._job_metrics import JobMetrics
 from ._polling import Poller
-from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id
+from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id, job_path
 from ._tokenization import Tokenization
 from ._transfer.progress import ProgressCallback
 from .converter import encode
@@ -56,19 +50,14 @@ from .validation import (
     needs_model_limits,
 )
 
-if TYPE_CHECKING:  # pragma: no cover - matplotlib is an optional extra
-    from matplotlib.axes import Axes
-
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
-
-_METRIC_FILTERS = ("global_step_from", "global_step_to", "logged_at_from", "logged_at_to")
 
 _MAYBE_CREATED = (
     "The job may have been created: check client.fine_tunes.list() before trying again."
 )
 
 
-class FineTunes(Tokenization):
+class FineTunes(Tokenization, JobMetrics):
     """Fine-tuning jobs: ``client.fine_tunes``.
 
     The tokenization endpoints (:meth:`preview`, :meth:`download_tokenized_dataset`)
@@ -211,15 +200,13 @@ class FineTunes(Tokenization):
 
     def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
         """One job with all its fields (``GET /fine-tunes/{id}``)."""
-        return cast("FineTune", self._get(self._job_path(id), FineTune, timeout=timeout))
+        return cast("FineTune", self._get(job_path(id), FineTune, timeout=timeout))
 
     def cancel(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
         """Ask the API to stop a job (``POST /fine-tunes/{id}/cancel``); safe to repeat."""
         return cast(
             "FineTune",
-            self._call(
-                "POST", self._job_path(id, "/cancel"), FineTune, idempotent=True, timeout=timeout
-            ),
+            self._call("POST", job_path(id, "/cancel"), FineTune, idempotent=True, timeout=timeout),
         )
 
     def delete(self, id: str, *, timeout: Optional[Timeout] = None) -> DeleteResult:
@@ -234,7 +221,7 @@ class FineTunes(Tokenization):
         try:
             return cast(
                 "DeleteResult",
-                self._call("DELETE", self._job_path(id), DeleteResult, timeout=timeout),
+                self._call("DELETE", job_path(id), DeleteResult, timeout=timeout),
             )
         except NotFoundError as exc:
             if exc.attempts is None or exc.attempts <= 1:
@@ -250,100 +237,15 @@ class FineTunes(Tokenization):
 
     def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> Listing[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
-        path = self._job_path(id, "/events")
+        path = job_path(id, "/events")
         return Listing(self._get(path, List[FineTuneEvent], key="data", timeout=timeout))
 
     def list_checkpoints(
         self, id: str, *, timeout: Optional[Timeout] = None
     ) -> Listing[Checkpoint]:
         """The checkpoints a job saved (``GET /fine-tunes/{id}/checkpoints``)."""
-        path = self._job_path(id, "/checkpoints")
+        path = job_path(id, "/checkpoints")
         return Listing(self._get(path, List[Checkpoint], key="data", timeout=timeout))
-
-    def list_metrics(
-        self,
-        id: str,
-        *,
-        global_step_from: Optional[int] = None,
-        global_step_to: Optional[int] = None,
-        logged_at_from: Optional[datetime] = None,
-        logged_at_to: Optional[datetime] = None,
-        resolution: Optional[int] = None,
-        timeout: Optional[Timeout] = None,
-    ) -> List[Dict[str, float]]:
-        """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
-
-        Each row is a flat mapping such as ``{"train/loss": 0.5, "train/global_step": 7}``.
-        The filters are inclusive and sent as query parameters; the times must be
-        timezone-aware datetimes and are sent in UTC (``2026-01-01T12:00:00Z``).
-
-        :param resolution: return about this many uniformly sampled training points
-            (a positive integer) instead of every one.
-        :raises ValueError: a filter has the wrong type (nothing was sent).
-        """
-        params = metric_params(
-            global_step_from, global_step_to, logged_at_from, logged_at_to, resolution
-        )
-        return cast(
-            "List[Dict[str, float]]",
-            self._get(
-                self._job_path(id, "/metrics"),
-                List[Dict[str, float]],
-                key="metrics",
-                params=params or None,
-                timeout=timeout,
-            ),
-        )
-
-    def metrics_frame(
-        self,
-        id: str,
-        *,
-        global_step_from: Optional[int] = None,
-        global_step_to: Optional[int] = None,
-        logged_at_from: Optional[datetime] = None,
-        logged_at_to: Optional[datetime] = None,
-        timeout: Optional[Timeout] = None,
-    ) -> Any:
-        """The job's metrics as a ``pandas.DataFrame`` indexed by step (extra ``pandas``).
-
-        One column per metric (``train/loss``, ``eval/loss``, ...), ``NaN`` where a step
-        has no value; rows of one step are merged. Filters as in :meth:`list_metrics`.
-
-        :raises ImportError: pandas is not installed (checked before anything is sent).
-        """
-        require("pandas", extra="pandas", feature="metrics_frame")
-        filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
-        return metrics_frame(self._metric_rows(id, filters, timeout))
-
-    def plot_metrics(
-        self,
-        id: str,
-        ax: Optional[Axes] = None,
-        *,
-        metrics: Optional[Sequence[str]] = None,
-        global_step_from: Optional[int] = None,
-        global_step_to: Optional[int] = None,
-        logged_at_from: Optional[datetime] = None,
-        logged_at_to: Optional[datetime] = None,
-        timeout: Optional[Timeout] = None,
-    ) -> Axes:
-        """Draw the job's loss curves (training and evaluation) with matplotlib (extra ``plot``).
-
-        :param ax: the matplotlib ``Axes`` to draw on (default: a new figure's).
-        :param metrics: the metrics to draw instead of the losses.
-        :returns: the axes drawn on.
-        :raises ImportError: matplotlib is not installed (checked before anything is sent).
-        """
-        require("matplotlib", extra="plot", feature="plot_metrics")
-        filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
-        rows = self._metric_rows(id, filters, timeout)
-        return draw(rows, ax, metrics=metrics, title=f"{id} loss" if metrics is None else id)
-
-    def _metric_rows(
-        self, id: str, filters: Tuple[Any, ...], timeout: Optional[Timeout]
-    ) -> List[Dict[str, float]]:
-        return self.list_metrics(id, **dict(zip(_METRIC_FILTERS, filters)), timeout=timeout)
 
     # -- pricing and models ---------------------------------------------------------------
 
@@ -504,6 +406,7 @@ class FineTunes(Tokenization):
         progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
         lock_timeout: float = 300.0,
+        connections: Optional[int] = None,
     ) -> DownloadResult:
         """Download a job's model (or one checkpoint) to disk.
 
@@ -531,6 +434,9 @@ class FineTunes(Tokenization):
         :param lock_timeout: seconds to wait while another download (thread or process)
             writes the same target; then the file it finished is returned (without
             ``overwrite``, when its size and sha256 match) or :class:`DownloadError` raised.
+        :param connections: ranged connections fetching the file at once (1 to 32);
+            by default 4 for a file of 64 MiB or more whose server answers ``Range``
+            requests, else 1.
         :raises DownloadError: the download could not be completed.
         """
         # The engine loads requests: imported on first use, like the transport does.
@@ -541,9 +447,11 @@ class FineTunes(Tokenization):
             plan_model_download,
             resolve_output,
         )
+        from ._transfer.segments import check_connections
 
         job_id = check_job_id(id)
         check_download_options(checkpoint, checkpoint_step)
+        check_connections(connections)
         where = resolve_output(output, overwrite=overwrite, extract=extract)
         job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
         plan = plan_model_download(
@@ -562,4 +470,5 @@ class FineTunes(Tokenization):
             progress=progress,
             timeout=timeout,
             lock_timeout=lock_timeout,
+            connections=connections,
         )

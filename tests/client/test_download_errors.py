@@ -19,7 +19,7 @@ import pytest
 from support.data import sha
 
 from together_finetune import Client, DownloadError, RetryPolicy, extract_archive
-from together_finetune._transfer import stream as stream_engine
+from together_finetune._transfer import pump as stream_engine
 from together_finetune.testing import FakeTogether
 from together_finetune.testing.archive import build_model_archive, model_archive_files
 
@@ -90,7 +90,7 @@ def test_resume_state_that_is_not_an_object_is_ignored(
     (tmp_path / "m.bin.part.json").write_text(json.dumps(["not", "an", "object"]))
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == DATA
-    assert ranges(server) == [None]  # not provably ours: started over
+    assert ranges(server) == ["bytes=0-"]  # not provably ours: started over
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.bin"]
 
 
@@ -116,7 +116,7 @@ def test_a_part_that_is_not_provably_this_download_is_not_resumed(
         (tmp_path / "m.bin.part.json").write_text(json.dumps(notes))
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == DATA
-    assert ranges(server) == [None]
+    assert ranges(server) == ["bytes=0-"]
 
 
 def test_a_part_of_another_job_is_not_resumed(
@@ -128,7 +128,7 @@ def test_a_part_of_another_job_is_not_resumed(
     (tmp_path / "m.bin.part").write_bytes(b"o" * 1000)
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == DATA
-    assert ranges(server) == [None]
+    assert ranges(server) == ["bytes=0-"]
 
 
 def test_part_longer_than_its_recorded_total_is_discarded_before_asking(
@@ -139,7 +139,7 @@ def test_part_longer_than_its_recorded_total_is_discarded_before_asking(
     (tmp_path / "m.bin.part.json").write_text(json.dumps({"total": 1000, "validator": '"v"'}))
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == DATA
-    assert ranges(server) == [None]  # started over without a useless Range request
+    assert ranges(server) == ["bytes=0-"]  # started over without a useless Range request
 
 
 # -- odd 206 answers ---------------------------------------------------------------------------
@@ -156,7 +156,7 @@ def test_206_for_another_offset_restarts_from_zero(
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == DATA
     assert result.sha256 == sha(DATA)
-    assert ranges(server) == ["bytes=1000-", None]
+    assert ranges(server) == ["bytes=1000-", "bytes=0-"]
     assert len(sleeps) == 1
 
 
@@ -168,7 +168,7 @@ def test_206_without_a_content_range_restarts_from_zero(
     server.fail_next("GET", DOWNLOAD, 206, body=DATA[1000:])
     result = get(client, job_id, tmp_path / "m.bin")
     assert result.path.read_bytes() == DATA
-    assert ranges(server) == ["bytes=1000-", None]
+    assert ranges(server) == ["bytes=1000-", "bytes=0-"]
 
 
 def test_206_announcing_another_total_discards_the_part(
@@ -262,7 +262,7 @@ def test_weak_etag_is_never_sent_as_if_range(
     assert result.sha256 == sha(data)
     second = server.requests_to("GET", DOWNLOAD)[1]
     # Without a strong validator a resume could not be guarded: the second call starts over.
-    assert second.header("Range") is None
+    assert second.header("Range") == "bytes=0-"
     assert second.header("If-Range") is None
 
 

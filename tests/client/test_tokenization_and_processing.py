@@ -232,7 +232,7 @@ def test_a_size_other_than_the_announced_one_places_nothing(
     link = client.fine_tunes.tokenized_dataset_link(job_id)
     assert link.size == len(DATA)
     target = tmp_path / "t.bin"
-    with pytest.raises(DownloadError, match=f"changed size \\({len(DATA) + 1} -> "):
+    with pytest.raises(DownloadError, match=f"changed size \\({len(DATA) + 1} -> {len(DATA)} "):
         download_presigned(
             client._transport,
             lambda: link.url,

@@ -230,10 +230,11 @@ WAIVERS: tuple[Waiver, ...] = (
     Waiver(
         "download resumes with 206 Partial Content",
         "the API (and the storage it redirects to) honour Range requests -- "
-        "both Python SDKs probe with 'Range: bytes=0-1' -- but the spec declares only 200",
+        "both Python SDKs probe with 'Range: bytes=0-1' -- but the spec declares only 200; "
+        "file contents are served the same way",
         where="response",
         kind="status",
-        operation=r"GET /finetune/download",
+        operation=r"GET /finetune/download|GET /files/\{id\}/content",
         message="206",
     ),
     Waiver(

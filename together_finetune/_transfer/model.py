@@ -23,9 +23,10 @@ from typing import TYPE_CHECKING, Any, Dict, NamedTuple, Optional, Union
 from ..errors import DownloadError
 from ..models import DownloadResult, FineTune, FullTraining, UnknownTrainingType
 from .archive import extract_archive, strip_archive_suffix
+from .fetch import stream_download
 from .lock import DEFAULT_LOCK_TIMEOUT
 from .progress import ProgressCallback, download_progress
-from .stream import Target, stream_download
+from .target import Target
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
@@ -199,6 +200,7 @@ def download_model(
     progress: Union[bool, ProgressCallback, None],
     timeout: Optional[Timeout],
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    connections: Optional[int] = None,
 ) -> DownloadResult:
     """Run a plan: stream the archive, then unpack it when the plan says where.
 
@@ -225,6 +227,7 @@ def download_model(
             progress=callback,
             timeout=timeout,
             lock_timeout=lock_timeout,
+            connections=connections,
         )
     finally:
         closer = getattr(callback, "close", None)

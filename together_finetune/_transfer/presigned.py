@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 from ..errors import DownloadError
 from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
 from .progress import ProgressCallback
-from .stream import Target, _Stream
+from .segments import check_connections
+from .stream import Stream, Target
 from .target import finished_meanwhile
 from .upload import check_storage_url
 
@@ -39,7 +40,7 @@ def safe_filename(name: Optional[str], fallback: str) -> str:
     return cleaned if cleaned.strip("._-") else fallback
 
 
-class _PresignedStream(_Stream):
+class _PresignedStream(Stream):
     """The engine's download from a URL ``locate()`` gives, without credentials."""
 
     def __init__(self, locate: Callable[[], str], *args: Any, **kwargs: Any) -> None:
@@ -64,8 +65,11 @@ def download_presigned(
     progress: Optional[ProgressCallback] = None,
     timeout: Optional[Timeout] = None,
     lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
+    connections: Optional[int] = None,
 ) -> Tuple[Path, int, str]:
     """Stream the file at the presigned URL ``locate()`` returns into ``output``.
+
+    ``connections`` and ``lock_timeout`` mean what they mean for ``stream_download``.
 
     :param source: what the download is, stable across calls (an API path): a later
         call resumes the ``.part`` an earlier one left, although each call gets a
@@ -74,6 +78,7 @@ def download_presigned(
         error and nothing is placed at ``output``.
     :returns: the path, the size and the sha256 hex digest.
     """
+    check_connections(connections)
     if output.exists() and not overwrite:
         raise DownloadError(f"{output} already exists (pass overwrite=True to replace it)")
     target = Target(output.parent, None, output)
@@ -84,7 +89,15 @@ def download_presigned(
             if done is not None:
                 return done
         stream = _PresignedStream(
-            locate, transport, source, None, target, progress, timeout, label=label
+            locate,
+            transport,
+            source,
+            None,
+            target,
+            progress,
+            timeout,
+            label=label,
+            connections=connections,
         )
         stream.announced = expected_size  # a file of another size ends the download
         final, size, digest = stream.run(overwrite)

@@ -13,128 +13,52 @@ import contextlib
 import hashlib
 import json
 import os
-import queue
 import re
-import threading
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Dict, Optional, Tuple
 from urllib.parse import urljoin
-
-import requests
-import urllib3.exceptions
 
 from .._retry import Failure
 from .._retry import call as retry_call
 from ..errors import APIStatusError, DownloadError, TogetherError
 from ..transport import normalize_timeout
-from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
 from .progress import ProgressCallback
+from .pump import CHUNK_SIZE, pump
+from .segments import (
+    AUTO_THRESHOLD,
+    DEFAULT_CONNECTIONS,
+    Piece,
+    PieceRun,
+    _Expired,
+    _FileChanged,
+    content_range,
+    pieces_from_notes,
+    plan_pieces,
+    preallocate,
+)
 from .target import (
     Target,
     checksum_header,
     content_length,
-    finished_meanwhile,
     fsync_directory,
     origin,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
     from ..transport import Timeout, Transport
 
-__all__ = ["CHUNK_SIZE", "DEFAULT_READ_TIMEOUT", "Target", "download_to_file", "stream_download"]
+__all__ = ["CHUNK_SIZE", "DEFAULT_READ_TIMEOUT", "Stream", "Target"]
 
-#: Bytes read from the socket per chunk (at least 1 MiB).
-CHUNK_SIZE = 1 << 20
 #: Seconds a single socket read may stall before the download resumes.
 DEFAULT_READ_TIMEOUT = 120.0
-
-_STREAM_ERRORS = (
-    requests.ConnectionError,
-    requests.Timeout,
-    requests.exceptions.ChunkedEncodingError,
-    requests.exceptions.ContentDecodingError,
-    urllib3.exceptions.HTTPError,
-)
 #: Redirects followed to find the file (a presigned storage URL).
 MAX_REDIRECTS = 10
-_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
-#: Chunks read (and hashed) but not yet written.
-_QUEUE_DEPTH = 4
-#: Bytes written between background ``fdatasync`` calls (writeback overlaps the download).
-#: Measured on the benchmark machine: 256 MiB beat 64, 128 and 512 MiB and no flush at all.
-_FLUSH_EVERY = 256 * 1024 * 1024
 
 
-def download_to_file(
-    transport: Transport,
-    path: str,
-    output: Path,
-    *,
-    overwrite: bool,
-    label: str,
-    params: Optional[Dict[str, Any]] = None,
-    progress: Optional[ProgressCallback] = None,
-    timeout: Optional[Timeout] = None,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-) -> Tuple[Path, int, str]:
-    """Stream ``GET path`` into the file ``output`` with the same guarantees as model downloads.
-
-    Resumable through ``<output>.part``, verified, fsynced and renamed into place.
-    Returns the path, the size and the sha256 hex digest.
-    """
-    if output.is_dir():
-        raise DownloadError(f"{output} is a directory: give the path of the file to write")
-    if not output.parent.is_dir():
-        raise DownloadError(f"output directory {output.parent} does not exist")
-    if output.exists() and not overwrite:
-        raise DownloadError(f"{output} already exists (pass overwrite=True to replace it)")
-    target = Target(output.parent, None, output)
-    return stream_download(
-        transport,
-        path,
-        params=params,
-        target=target,
-        overwrite=overwrite,
-        label=label,
-        progress=progress,
-        timeout=timeout,
-        lock_timeout=lock_timeout,
-    )
-
-
-def stream_download(
-    transport: Transport,
-    path: str,
-    *,
-    params: Optional[Dict[str, Any]],
-    target: Target,
-    overwrite: bool,
-    label: str,
-    progress: Optional[ProgressCallback] = None,
-    timeout: Optional[Timeout] = None,
-    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
-) -> Tuple[Path, int, str]:
-    """Stream ``GET path?params`` into ``target``, resuming a ``.part`` left for the same request.
-
-    ``label`` names the download in messages. The target is locked for the download:
-    another download of it waits up to ``lock_timeout`` seconds, then returns the file
-    the first one finished (when ``overwrite`` is false and its size and sha256 match
-    the first one's record) or downloads it itself. Returns the final path, the size
-    and the sha256 hex digest.
-    """
-    with TargetLock(target.part, timeout=lock_timeout, sleep=transport.sleep) as lock:
-        if not overwrite and lock.record is not None:
-            done = finished_meanwhile(lock.record, target)
-            if done is not None:
-                return done
-        stream = _Stream(transport, path, params, target, progress, timeout, label=label)
-        final, size, digest = stream.run(overwrite)
-        lock.finished(final, size, digest)
-        return final, size, digest
-
-
-class _Stream:
-    """One download: the request/resume loop around a ``.part`` file."""
+class Stream:
+    """One download: the request/resume loop around a ``.part`` file (under its lock)."""
 
     def __init__(
         self,
@@ -173,6 +97,10 @@ class _Stream:
         self.announced: Optional[int] = None
         self.url, self.url_params, self.authorized = self._api_target()
         self.connections = connections
+        #: the pieces of a parallel download (``None``: one stream)
+        self.pieces: Optional[list[Piece]] = None
+        #: the digest a parallel download computed (one stream hashes in ``hasher``)
+        self.digest: Optional[str] = None
 
     # -- state kept beside the .part ----------------------------------------------------
 
@@ -195,6 +123,9 @@ class _Stream:
         self.content_type = content_type if isinstance(content_type, str) else None
         self.total = total if isinstance(total, int) and not isinstance(total, bool) else None
         self.checksum = checksum if isinstance(checksum, str) else None
+        if "pieces" in meta:
+            self._load_pieces(meta["pieces"])
+            return
         try:
             with open(part, "rb") as f:  # hash what an earlier run already wrote
                 for block in iter(lambda: f.read(CHUNK_SIZE), b""):
@@ -206,6 +137,19 @@ class _Stream:
             # Without a validator for If-Range, the server could not tell us that the file
             # changed; longer than the file it belongs to, it is useless.
             self._discard_part()
+
+    def _load_pieces(self, notes: Any) -> None:
+        """Resume a parallel download: its pieces say what is on disk (no hashing yet)."""
+        pieces = pieces_from_notes(notes, self.total)
+        try:
+            size = self.target.part.stat().st_size
+        except OSError:
+            size = -1
+        if pieces is None or self.validator is None or size != self.total:
+            self._discard_part()
+            return
+        self.pieces = pieces
+        self.offset = sum(p.done for p in pieces)
 
     def _identity(self) -> Dict[str, Any]:
         """What the ``.part`` belongs to: the endpoint and its parameters."""
@@ -220,11 +164,14 @@ class _Stream:
             "total": self.total,
             "checksum": self.checksum,
         }
+        if self.pieces is not None:
+            meta["pieces"] = [[p.start, p.end, p.pos] for p in self.pieces]  # type: ignore[assignment]
         with contextlib.suppress(OSError):  # only an optimisation for a later resume
             self.target.meta.write_text(json.dumps(meta))
 
     def _restart(self) -> None:
         self.hasher = hashlib.sha256()
+        self.pieces = None
         self.offset = 0
         self.total = None
         self.checksum = None
@@ -305,8 +252,13 @@ class _Stream:
 
     def _attempt(self) -> None:
         """One request; returns once the file is complete, else raises :class:`Failure`."""
+        if self.pieces is not None:
+            self._attempt_pieces()
+            return
         headers = {"Accept-Encoding": "identity"}
-        if self.offset > 0:
+        if self.offset == 0 and self.connections != 1:
+            headers["Range"] = "bytes=0-"  # the answer says whether pieces can be fetched
+        elif self.offset > 0:
             headers["Range"] = f"bytes={self.offset}-"
             if self.validator:
                 headers["If-Range"] = self.validator
@@ -319,9 +271,7 @@ class _Stream:
                 if error.status_code == 416 and self.offset > 0:
                     self._unsatisfiable(error)
                     return
-                if self.url != self.transport.url(self.path) and error.status_code in (403, 404):
-                    # A presigned URL may have expired: ask the API for a fresh one.
-                    self.url, self.url_params, self.authorized = self._api_target()
+                if self._expired(error):
                     raise Failure(error, retryable=True, what=what) from failed.__cause__
             raise
         with response:
@@ -329,7 +279,108 @@ class _Stream:
                 mode = self._accept(response)
             except _Restart as exc:
                 raise Failure(DownloadError(f"{what}: {exc}"), retryable=True, what=what) from None
+            pieces = self._plan(response)
+            if pieces is not None:
+                self.pieces = pieces
+                preallocate(self.target.part, self.total or 0)
+                self._save_meta()
+                self._run_pieces(response)
+                return
             self._stream_body(response, mode)
+
+    # -- parallel pieces (segments.py) ---------------------------------------------------
+
+    def _plan(self, response: requests.Response) -> Optional[list[Piece]]:
+        """The pieces to fetch in parallel after the first answer, or None: one stream."""
+        if response.status_code != 206 or self.offset or self.total is None or not self.validator:
+            return None  # no ranges, or no way to tell that the file stayed the same
+        connections = self.connections
+        if connections is None:
+            connections = DEFAULT_CONNECTIONS if self.total >= AUTO_THRESHOLD else 1
+        pieces = plan_pieces(self.total, connections) if connections > 1 else []
+        return pieces if len(pieces) > 1 else None
+
+    def _attempt_pieces(self) -> None:
+        """Resume the unfinished pieces; the first request also resolves the redirects."""
+        assert self.pieces is not None
+        assert self.total is not None
+        assert self.validator
+        first = next((p for p in self.pieces if p.pos < p.end), None)
+        response = None
+        if first is not None:
+            headers = {
+                "Accept-Encoding": "identity",
+                "Range": f"bytes={first.pos}-{first.end - 1}",
+                "If-Range": self.validator,
+            }
+            try:
+                response = self._open(headers)
+            except Failure as failed:
+                error = failed.error
+                if isinstance(error, APIStatusError) and error.status_code == 416:
+                    self._changed("the server cannot serve the rest of the file (416)")
+                if self._expired(error):
+                    raise Failure(error, retryable=True, what=failed.what) from failed.__cause__
+                raise
+            if response.status_code != 206:
+                response.close()
+                self._changed("the file changed on the server since the partial download")
+        self._run_pieces(response)
+
+    def _run_pieces(self, first: Optional[requests.Response]) -> None:
+        assert self.pieces is not None
+        assert self.total is not None
+        assert self.validator
+        run = PieceRun(
+            self.transport,
+            target=(self.url, self.url_params, self.authorized),
+            part=self.target.part,
+            pieces=self.pieces,
+            total=self.total,
+            validator=self.validator,
+            connections=self.connections or DEFAULT_CONNECTIONS,
+            timeout=self.timeout,
+            what=f"GET {self.path}",
+            give_up=self._give_up,
+            advance=self._advance_to,
+            save=self._save_meta,
+        )
+        try:
+            try:
+                self.digest = run.run(first)
+            finally:
+                self.offset = run.done()
+                self.furthest = max(self.furthest, self.offset)
+        except _FileChanged as exc:
+            self._changed(str(exc))
+        except _Expired as exc:
+            self._expired(exc.error)
+            raise Failure(exc.error, retryable=True, what=f"GET {self.path}") from None
+        except TogetherError as exc:  # a piece spent its budget: the download stops here
+            raise Failure(exc, retryable=False) from exc
+
+    def _changed(self, why: str) -> None:
+        """The pieces belong to another version of the file: start again from nothing."""
+        self._discard_part()
+        raise Failure(
+            DownloadError(f"download of {self.label}: {why}; starting again"),
+            retryable=True,
+            what=f"GET {self.path}",
+        )
+
+    def _expired(self, error: TogetherError) -> bool:
+        """A presigned URL may have expired (403/404): the next try asks the API again."""
+        if not isinstance(error, APIStatusError) or error.status_code not in (403, 404):
+            return False
+        if self.url == self.transport.url(self.path):
+            return False
+        self.url, self.url_params, self.authorized = self._api_target()
+        return True
+
+    def _advance_to(self, done: int) -> None:
+        self.offset = done
+        if self.progress is not None:
+            self.progress(done, self.total)
 
     def _api_target(self) -> Tuple[str, Optional[Dict[str, Any]], bool]:
         return self.transport.url(self.path), self.params, True
@@ -366,12 +417,16 @@ class _Stream:
             self.content_type = headers.get("Content-Type", "application/octet-stream")
         validator = headers.get("ETag") or headers.get("Last-Modified")
         if response.status_code == 206:
-            match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
-            if not match or int(match.group(1)) != self.offset:
+            found = content_range(headers)
+            if found is None or found[0] != self.offset:
                 self._restart()
                 raise _Restart("the answer does not continue the partial file")
-            total = None if match.group(3) == "*" else int(match.group(3))
-            announced = self.total
+            length = content_length(headers)
+            if length is not None and length != found[1] - found[0] + 1:
+                raise _Restart(f"the answer's Content-Length ({length}) contradicts its range")
+            total = found[2]
+            # The size seen so far, or, on a first answer, the size announced beforehand.
+            announced = self.total if self.total is not None else self.announced
             if announced is not None and total is not None and total != announced:
                 self._discard_part()
                 raise DownloadError(
@@ -391,15 +446,18 @@ class _Stream:
             self.checksum = checksum_header(headers)
             if self.announced is not None and self.total != self.announced:
                 # A file that changes size on every restart could be fetched forever.
+                now = self.total  # read before the discard resets it
                 self._discard_part()
                 raise Failure(
                     DownloadError(
                         f"the server's file changed size ({self.announced} -> "
-                        f"{self.total if self.total is not None else '?'} bytes) during the "
+                        f"{now if now is not None else '?'} bytes) during the "
                         f"download of {self.label}; the partial file was discarded, try again"
                     ),
                     retryable=False,
                 )
+        if response.status_code == 206 and self.offset == 0:
+            self.checksum = checksum_header(headers)  # the probe of a fresh download
         if self.announced is None:
             self.announced = self.total
         if validator and not validator.startswith("W/"):
@@ -423,7 +481,7 @@ class _Stream:
             if self.progress is not None:
                 self.progress(self.offset, self.total)
             try:
-                complete = _pump(response, f, self)
+                complete = pump(response, f, self)
             finally:
                 try:
                     os.fsync(f.fileno())
@@ -447,7 +505,7 @@ class _Stream:
                 what=what,
             )
 
-    def _advance(self, size: int) -> None:
+    def advance(self, size: int) -> None:
         """Account for ``size`` more bytes once they are on disk (and hashed)."""
         self.offset += size
         if self.progress is not None:
@@ -463,7 +521,7 @@ class _Stream:
         part = self.target.part
         final = self.target.resolve(self.content_type or "")
         size = part.stat().st_size
-        digest = self.hasher.hexdigest()
+        digest = self.digest if self.pieces is not None and self.digest else self.hasher.hexdigest()
         if size != self.offset or (self.total is not None and size != self.total):
             announced = self.total if self.total is not None else self.offset
             self._discard_part()
@@ -491,108 +549,6 @@ class _Stream:
         with contextlib.suppress(FileNotFoundError):
             self.target.meta.unlink()
         return final, size, digest
-
-
-def _pump(response: requests.Response, f: IO[bytes], stream: _Stream) -> bool:
-    """Copy the body to ``f``, hashing on the way; False when the connection broke.
-
-    Reading and hashing (this thread) overlap with writing (a helper thread);
-    hashing and writes release the GIL. At most ``_QUEUE_DEPTH`` chunks are in
-    flight, so memory stays flat.
-    Progress is reported from this thread, for bytes already on disk.
-    """
-    chunks: queue.Queue[Optional[bytes]] = queue.Queue(maxsize=_QUEUE_DEPTH)
-    done: queue.Queue[int] = queue.Queue()  # sizes written; -1 once the writer failed
-    failure: List[OSError] = []  # from the writer or the flusher; -1 is queued in ``done``
-
-    flush_wanted = threading.Event()
-    flush_stop = False
-    unflushed = 0
-
-    def flusher() -> None:
-        # Start writeback while the download runs, so the final fsync has little left
-        # to do (the page cache would otherwise hold gigabytes of dirty data).
-        while True:
-            flush_wanted.wait()
-            flush_wanted.clear()
-            if flush_stop:
-                return
-            try:
-                os.fdatasync(f.fileno())
-            except OSError as exc:
-                failure.append(exc)
-                done.put(-1)
-                return
-
-    def writer() -> None:
-        nonlocal unflushed
-        while True:
-            chunk = chunks.get()
-            if chunk is None:
-                return
-            if failure:
-                continue  # drain until the reader stops
-            try:
-                _write_all(f, chunk)
-            except OSError as exc:
-                failure.append(exc)
-                done.put(-1)
-                continue
-            done.put(len(chunk))
-            unflushed += len(chunk)
-            if unflushed >= _FLUSH_EVERY:
-                unflushed = 0
-                flush_wanted.set()
-
-    def settle() -> None:
-        while True:
-            try:
-                size = done.get_nowait()
-            except queue.Empty:
-                return
-            if size < 0:
-                exc = failure[0]
-                raise DownloadError(
-                    f"cannot write {stream.target.part}: {exc.strerror or exc}; the partial "
-                    "file is kept for a later resume"
-                ) from exc
-            stream._advance(size)
-
-    thread = threading.Thread(target=writer, name="together-download-writer", daemon=True)
-    thread.start()
-    background = None
-    if hasattr(os, "fdatasync"):
-        background = threading.Thread(target=flusher, name="together-download-flush", daemon=True)
-        background.start()
-    try:
-        try:
-            for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
-                if chunk:
-                    # Hash here while the writer writes the previous chunk: both release
-                    # the GIL, so hashing and disk writes overlap. Every chunk queued is
-                    # written before this returns (or the download fails), so the digest
-                    # always matches the file.
-                    stream.hasher.update(chunk)
-                    chunks.put(chunk)
-                settle()
-            complete = True
-        except _STREAM_ERRORS:
-            complete = False
-    finally:
-        chunks.put(None)
-        thread.join()
-        if background is not None:
-            flush_stop = True
-            flush_wanted.set()
-            background.join()
-    settle()
-    return complete
-
-
-def _write_all(f: IO[bytes], chunk: bytes) -> None:
-    view = memoryview(chunk)
-    while view:
-        view = view[f.write(view) :]
 
 
 class _Restart(Exception):

@@ -67,6 +67,12 @@ class FakeTogether:
     :param step_seconds: ``None``: jobs move only via :meth:`advance`; otherwise one status
         step per ``step_seconds`` of ``clock``.
     :param clock: time source for ``step_seconds`` (e.g. a :class:`ManualClock`).
+    :param throttle: a bandwidth cap per connection, in bytes per second, for download
+        bodies (model downloads, file contents, tokenized datasets, from both servers) and
+        for storage ``PUT`` uploads (whose answer is held until the body could have
+        arrived at the cap); ``None`` (default): no cap. Settable later as :attr:`throttle`.
+        Object storage caps each connection this way, so parallel ranged downloads can be
+        measured on one machine.
     :param on_exchange: called as ``on_exchange(request, status, headers, body)`` for every
         answer the fake produces itself (not for injected faults); download archive bodies
         are passed as ``b""`` (their JSON error bodies are passed as they are). Exceptions
@@ -104,6 +110,7 @@ class FakeTogether:
         step_seconds: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         on_exchange: ExchangeHook | None = None,
+        throttle: int | None = None,
     ) -> None:
         """Create the fake (not started yet: call :meth:`start` or use ``with``)."""
         if step_seconds is not None and step_seconds <= 0:
@@ -114,12 +121,13 @@ class FakeTogether:
         self.port = port
         self._log = ExchangeLog(on_exchange, registered_observers())
         self._bodies = BodyServer()
+        self.throttle = throttle
         self._faults = Faults()
         self._store = JobStore(self._ctx)
         #: the object-storage server (started and stopped with this one)
         self.storage = StorageServer(self._bodies)
         #: the files endpoints (uploads to :attr:`storage`, list, retrieve, delete, content)
-        self.files = FilesAPI(self.storage, self._ctx)
+        self.files = FilesAPI(self.storage, self._ctx, self._bodies)
         self._downloads = Downloads(self._store, self._bodies, self.storage)
         self._tokenization = Tokenization(self._store, self.files, self.storage)
         routes = [
@@ -431,7 +439,7 @@ class FakeTogether:
 
     @property
     def download_checksum_header(self) -> bool:
-        """When True, full-body 200 downloads also carry ``x-checksum-sha256``."""
+        """When True, downloads carry ``x-checksum-sha256`` (the whole body's, even in a 206)."""
         return self._bodies.checksum_header
 
     @download_checksum_header.setter
@@ -446,6 +454,19 @@ class FakeTogether:
     @download_redirect.setter
     def download_redirect(self, value: bool) -> None:
         self._downloads.redirect = value
+
+    @property
+    def throttle(self) -> int | None:
+        """Bytes per second each connection may carry (downloads and storage; ``None``: no cap)."""
+        return self._bodies.throttle
+
+    @throttle.setter
+    def throttle(self, value: int | None) -> None:
+        if value is not None and not (isinstance(value, int) and value > 0):
+            raise ValueError(
+                f"throttle must be a positive number of bytes per second, got {value!r}"
+            )
+        self._bodies.throttle = value
 
     @property
     def download_bytes_sent(self) -> int:

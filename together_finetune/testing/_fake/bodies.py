@@ -1,8 +1,8 @@
 """Download bodies: exact or synthetic bytes, served with ``Range``/``If-Range``/``ETag``.
 
 Both servers send bodies through one :class:`BodyServer`, so its knobs (ignore ``Range``,
-announce a wrong length, add a checksum header, cut the body short) govern redirected
-downloads too.
+announce a wrong length, add a checksum header, cut the body short, cap each connection's
+bandwidth) govern redirected downloads and file contents too.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hashlib
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from email.utils import format_datetime
@@ -22,7 +23,7 @@ from together_finetune.testing._fake.errors import error_body
 from together_finetune.testing._fake.http import CLOSE_AFTER, DropConnection, json_response
 from together_finetune.testing.archive import synthetic_bytes
 
-__all__ = ["Body", "BodyServer", "DownloadSpec"]
+__all__ = ["Body", "BodyServer", "DownloadSpec", "pace"]
 
 _CHUNK = 64 * 1024
 _LAST_MODIFIED = _dt.datetime(2026, 1, 1, tzinfo=_dt.timezone.utc)
@@ -110,10 +111,12 @@ class BodyServer:
         self.ignores_range = False
         #: announce this Content-Length while sending the real bytes
         self.wrong_length: int | None = None
-        #: full-body 200 answers also carry ``x-checksum-sha256``
+        #: answers also carry ``x-checksum-sha256`` (of the whole body, even for a range)
         self.checksum_header = False
         #: body bytes sent so far
         self.bytes_sent = 0
+        #: cap of each answer's body, in bytes per second (``None``: as fast as possible)
+        self.throttle: int | None = None
         self._etag_generation = 0
         self._cuts: list[list[int]] = []  # [after_bytes, times left]
         self._lock = threading.Lock()
@@ -156,7 +159,7 @@ class BodyServer:
             )
         if self.ignores_range:
             response.headers["Accept-Ranges"] = "none"
-        if self.checksum_header and response.status_code == 200:
+        if self.checksum_header and response.status_code in (200, 206):  # the whole body's
             response.headers["x-checksum-sha256"] = body.sha256()
         if self.wrong_length is not None:
             response.headers["Content-Length"] = str(self.wrong_length)
@@ -178,7 +181,9 @@ class BodyServer:
         # Counted before each write, so a client that has read every byte never sees a
         # count that lags behind it.
         sent = 0
+        started = time.monotonic()
         for chunk in chunks:
+            pace(self.throttle, started, sent + len(chunk))
             if cut is not None and sent + len(chunk) >= cut:
                 chunk = chunk[: cut - sent]
                 if chunk:
@@ -192,3 +197,14 @@ class BodyServer:
     def _count(self, size: int) -> None:
         with self._lock:
             self.bytes_sent += size
+
+
+def pace(throttle: int | None, started: float, total: int) -> None:
+    """Sleep until ``total`` bytes may have passed since ``started`` at ``throttle`` bytes/s.
+
+    Each answer is paced on its own, so the cap is per connection, like object storage's.
+    """
+    if throttle:
+        delay = started + total / throttle - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)

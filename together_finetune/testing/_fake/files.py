@@ -29,6 +29,7 @@ from urllib.parse import quote
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from together_finetune.testing._fake.bodies import Body, BodyServer, DownloadSpec
 from together_finetune.testing._fake.context import FakeContext
 from together_finetune.testing._fake.datasets import validation_report
 from together_finetune.testing._fake.errors import JSON, APIError, bad_request, error_body
@@ -60,9 +61,19 @@ class FilesAPI(Routes):
     :ivar aborted: upload IDs of aborted multipart uploads.
     """
 
-    def __init__(self, storage: StorageServer, context: FakeContext | None = None) -> None:
-        """Create the files API whose uploads go to ``storage``, on ``context``'s clock."""
+    def __init__(
+        self,
+        storage: StorageServer,
+        context: FakeContext | None = None,
+        bodies: BodyServer | None = None,
+    ) -> None:
+        """Create the files API whose uploads go to ``storage``, on ``context``'s clock.
+
+        File contents are sent through ``bodies`` (``Range``, ``If-Range`` and the download
+        knobs apply to them), by default a body server of their own.
+        """
         self._storage = storage
+        self._bodies = bodies if bodies is not None else BodyServer()
         self._ctx = context or FakeContext(api_key="", clock=time.monotonic, step_seconds=None)
         self._due: dict[str, float] = {}  # file id -> clock time its validation finishes
         self.files: dict[str, JSON] = {}
@@ -179,7 +190,9 @@ class FilesAPI(Routes):
         self, request: Request, recorded: RecordedRequest, file_id: str
     ) -> Response:
         self._file(file_id)
-        return Response(self.contents[file_id], status=200, mimetype="text/plain")
+        # Through the body server, like model downloads: Range, ETag, cuts and lies apply.
+        spec = DownloadSpec(Body(data=self.contents[file_id]), content_type="text/plain")
+        return self._bodies.serve(request, spec)
 
     def _route_files_upload(self, request: Request, recorded: RecordedRequest) -> tuple[int, Any]:
         raise bad_request(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import hashlib
 import secrets
 import threading
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
 
-from together_finetune.testing._fake.bodies import Body, BodyServer, DownloadSpec
+from together_finetune.testing._fake.bodies import Body, BodyServer, DownloadSpec, pace
 from together_finetune.testing._fake.exchanges import RecordedRequest
 from together_finetune.testing._fake.http import DropConnection, ServerThread, record
 
@@ -87,8 +88,12 @@ class StorageServer:
         return False, None
 
     def _wsgi(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
+        started = time.monotonic()
         request = Request(environ)
         body = request.get_data()
+        if request.method == "PUT":
+            # The body has arrived whole: hold the answer as long as it would take at the cap.
+            pace(self._bodies.throttle, started, len(body))
         with self._lock:
             self.requests.append(record(request, body, "storage"))
             spec = self._downloads.get(request.path)

@@ -1,0 +1,454 @@
+"""Parallel ranged downloads: a file fetched in pieces over several connections at once.
+
+Object storage caps each connection, so a large file arrives faster over several. The
+file is cut into pieces (:func:`plan_pieces`); ``connections`` worker threads take the
+pieces in order, each fetching its piece with ``Range`` and ``If-Range`` and writing it at
+its offset into the preallocated ``.part`` (``os.pwrite``; a file of its own per thread).
+Each piece is retried and resumed on its own by the one retry engine (``_retry.py``),
+its progress being its position. The pieces' positions go into the resume notes, so an
+interrupted download fetches only what is missing on the next call.
+
+The calling thread coordinates: it reports progress, flushes and saves the notes, and
+hashes the file once it is complete, in one pass while it is still in the page cache,
+so the receiving threads never hash. Hashing the contiguous prefix while the pieces
+arrive (``HASH_WHILE_DOWNLOADING``) was measured too: ~0.5 s sooner at the end of a
+capped 1 GiB download, but 0.6-2 more CPU seconds per GiB and slower uncapped on the
+benchmark machine (``bench/PARALLEL_RESULTS.md``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+
+from .._retry import Failure
+from .._retry import call as retry_call
+from ..errors import APIStatusError, DownloadError, TogetherError
+from .pump import CHUNK_SIZE, STREAM_ERRORS
+
+if TYPE_CHECKING:  # pragma: no cover
+    import requests
+
+    from ..transport import Transport
+
+__all__ = [
+    "AUTO_THRESHOLD",
+    "DEFAULT_CONNECTIONS",
+    "Piece",
+    "PieceRun",
+    "check_connections",
+    "content_range",
+    "pieces_from_notes",
+    "plan_pieces",
+    "preallocate",
+]
+
+#: Connections used by default for a file of at least :data:`AUTO_THRESHOLD` bytes.
+DEFAULT_CONNECTIONS = 4
+#: The size from which a download goes parallel by default (when ranges are served).
+AUTO_THRESHOLD = 64 * 1024 * 1024
+#: Most connections one download may use.
+MAX_CONNECTIONS = 32
+#: Smallest and largest piece; about four pieces per connection in between, so the
+#: hashed prefix grows steadily and a slow connection holds up little.
+MIN_PIECE = 64 * 1024
+MAX_PIECE = 256 * 1024 * 1024
+#: Bytes between ``fdatasync`` + notes saves (a killed process resumes from there).
+_SAVE_EVERY = 256 * 1024 * 1024
+#: Seconds between the calling thread's looks at the pieces (progress, notes), so the
+#: receiving threads never stop to wake it.
+_TICK = 0.05
+#: True: hash the contiguous prefix during the download instead of one pass at the end
+#: (kept for the benchmark's comparison).
+HASH_WHILE_DOWNLOADING = False
+
+_CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
+
+
+def check_connections(connections: Optional[int]) -> None:
+    """Raise ``ValueError`` unless ``connections`` is ``None`` or 1..MAX_CONNECTIONS."""
+    if connections is None:
+        return
+    if (
+        not isinstance(connections, int)
+        or isinstance(connections, bool)
+        or not 1 <= connections <= MAX_CONNECTIONS
+    ):
+        raise ValueError(
+            f"connections must be an integer from 1 to {MAX_CONNECTIONS} (or None: "
+            f"{DEFAULT_CONNECTIONS} for large files), got {connections!r}"
+        )
+
+
+def content_range(headers: Any) -> Optional[Tuple[int, int, Optional[int]]]:
+    """``(first, last, total)`` of a ``Content-Range`` header (``total`` None for ``*``)."""
+    match = _CONTENT_RANGE.match(headers.get("Content-Range", ""))
+    if not match:
+        return None
+    total = None if match.group(3) == "*" else int(match.group(3))
+    return int(match.group(1)), int(match.group(2)), total
+
+
+class Piece:
+    """Bytes ``start`` up to ``end`` (exclusive) of the file; ``pos``: how far it is written."""
+
+    __slots__ = ("end", "pos", "start")
+
+    def __init__(self, start: int, end: int, pos: Optional[int] = None) -> None:
+        self.start = start
+        self.end = end
+        self.pos = start if pos is None else pos
+
+    @property
+    def done(self) -> int:
+        """Bytes of this piece on disk."""
+        return self.pos - self.start
+
+    def __repr__(self) -> str:
+        return f"Piece({self.start}, {self.end}, pos={self.pos})"
+
+
+def plan_pieces(total: int, connections: int) -> List[Piece]:
+    """Cut ``total`` bytes into pieces for ``connections`` connections (one if small)."""
+    size = -(-total // (connections * 4))
+    size = min(max(size, MIN_PIECE), MAX_PIECE)
+    return [Piece(start, min(start + size, total)) for start in range(0, total, size)]
+
+
+def pieces_from_notes(notes: Any, total: Optional[int]) -> Optional[List[Piece]]:
+    """The pieces recorded in resume notes, if they tile ``total`` bytes exactly."""
+    if not isinstance(notes, list) or not notes or total is None:
+        return None
+    pieces: List[Piece] = []
+    expected = 0
+    for entry in notes:
+        if not (isinstance(entry, list) and len(entry) == 3):
+            return None
+        if not all(isinstance(x, int) and not isinstance(x, bool) for x in entry):
+            return None
+        start, end, pos = entry
+        if start != expected or not start <= pos <= end or end <= start:
+            return None
+        pieces.append(Piece(start, end, pos))
+        expected = end
+    return pieces if expected == total else None
+
+
+class _FileChanged(Exception):
+    """The server's file is no longer the one the pieces belong to (start again)."""
+
+
+class _Expired(Exception):
+    """The storage URL stopped working (403/404): ask the API for a fresh one."""
+
+    def __init__(self, error: TogetherError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+class _Stopped(Exception):
+    """Internal: another worker failed, or the caller stopped; this worker ends."""
+
+
+class PieceRun:
+    """One run of the pieces that are not done yet, over ``connections`` connections.
+
+    :param target: ``(url, params, authorized)`` every piece request goes to: the final
+        URL, redirects already resolved; no ``Authorization`` unless it is the API's.
+    :param first: an open ``206`` answer for the first unfinished piece (the request
+        that found the final URL), used instead of a new request.
+    :param give_up: builds the error of a piece that spent its budget.
+    :param advance: called on the calling thread with the bytes done so far.
+    :param save: records the pieces in the resume notes.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        target: Tuple[str, Optional[Dict[str, Any]], bool],
+        part: Path,
+        pieces: List[Piece],
+        total: int,
+        validator: str,
+        connections: int,
+        timeout: Tuple[float, float],
+        what: str,
+        give_up: Callable[[Failure, int], TogetherError],
+        advance: Callable[[int], None],
+        save: Callable[[], None],
+    ) -> None:
+        self.transport = transport
+        self.url, self.params, self.authorized = target
+        self.part = part
+        self.pieces = pieces
+        self.total = total
+        self.validator = validator
+        self.connections = connections
+        self.timeout = timeout
+        self.what = what
+        self.give_up = give_up
+        self.advance = advance
+        self.save = save
+        self._first: Optional[requests.Response] = None
+        self._queue = [p for p in pieces if p.pos < p.end]
+        self._cond = threading.Condition()
+        self._stop = False
+        self._errors: List[BaseException] = []
+        self._running = 0
+
+    def done(self) -> int:
+        """Bytes of the file on disk."""
+        return sum(p.done for p in self.pieces)
+
+    def run(self, first: Optional[requests.Response]) -> str:
+        """Fetch every unfinished piece; return the sha256 hex digest of the whole file.
+
+        :raises _FileChanged: a piece was answered for another version of the file.
+        :raises _Expired: the storage URL stopped working.
+        :raises TogetherError: a piece spent its budget (or failed for good).
+        """
+        self._first = first
+        workers = [
+            threading.Thread(target=self._work, name=f"together-download-{n}", daemon=True)
+            for n in range(min(self.connections, len(self._queue)))
+        ]
+        self._running = len(workers)
+        with open(self.part, "rb", buffering=0) as reader:
+            hasher = _PrefixHasher(reader)
+            try:
+                for worker in workers:
+                    worker.start()
+                self._coordinate(hasher, reader.fileno())
+            finally:
+                with self._cond:
+                    self._stop = True
+                for worker in workers:
+                    worker.join()
+                if first is not None and self._first is not None:
+                    first.close()  # never handed to a worker
+                self.save()
+            if self._errors:
+                raise self._errors[0]
+            hasher.catch_up(self.total)
+        return hasher.hexdigest()
+
+    def _coordinate(self, hasher: _PrefixHasher, fd: int) -> None:
+        saved = self.done()
+        while True:
+            with self._cond:
+                if self._running and not self._errors:
+                    self._cond.wait(_TICK)
+                running = self._running and not self._errors
+            done = self.done()
+            self.advance(done)
+            if HASH_WHILE_DOWNLOADING:
+                hasher.catch_up(_prefix(self.pieces, self.total))
+            if done - saved >= _SAVE_EVERY:
+                saved = done
+                _datasync(fd)  # the notes never claim bytes a power loss could take
+                self.save()
+            if not running:
+                return
+
+    # -- the workers -------------------------------------------------------------------
+
+    def _take(self) -> Optional[Piece]:
+        with self._cond:
+            if self._stop or self._errors or not self._queue:
+                return None
+            return self._queue.pop(0)
+
+    def _work(self) -> None:
+        try:
+            with open(self.part, "r+b", buffering=0) as f:
+                while True:
+                    piece = self._take()
+                    if piece is None:
+                        return
+                    retry_call(
+                        lambda piece=piece: self._attempt(piece, f),  # type: ignore[misc]
+                        policy=self.transport.retry,
+                        sleep=self.transport.sleep,
+                        budget=self.transport.retry.download_resume_attempts,
+                        progress=lambda piece=piece: piece.pos,  # type: ignore[misc]
+                        give_up=self.give_up,
+                    )
+        except _Stopped:
+            pass
+        except BaseException as exc:  # handed to the calling thread
+            with self._cond:
+                self._errors.append(exc)
+        finally:
+            with self._cond:
+                self._running -= 1
+                self._cond.notify_all()
+
+    def _open(self, piece: Piece) -> requests.Response:
+        with self._cond:
+            first, self._first = self._first, None
+        if first is not None:
+            return first
+        headers = {
+            "Accept-Encoding": "identity",
+            "Range": f"bytes={piece.pos}-{piece.end - 1}",
+            "If-Range": self.validator,
+        }
+        try:
+            return self.transport.attempt(
+                "GET",
+                self.url,
+                headers=headers,
+                params=self.params,
+                timeout=self.timeout,
+                what=self.what,
+                authorized=self.authorized,
+            )
+        except Failure as failed:
+            error = failed.error
+            if isinstance(error, APIStatusError):
+                if error.status_code == 416:
+                    raise _FileChanged(
+                        "the server cannot serve a piece of the file (416)"
+                    ) from None
+                if not self.authorized and error.status_code in (403, 404):
+                    raise _Expired(error) from None
+            raise
+
+    def _attempt(self, piece: Piece, f: IO[bytes]) -> None:
+        if self._stopping():
+            raise _Stopped()
+        response = self._open(piece)
+        with response:
+            if response.status_code == 200:
+                # If-Range did not match (or the range was ignored): another file now.
+                raise _FileChanged("the file changed on the server during the download")
+            if response.status_code != 206:
+                raise Failure(
+                    DownloadError(
+                        f"{self.what} answered {response.status_code} to a Range request"
+                    ),
+                    retryable=False,
+                    what=self.what,
+                )
+            stop_at = self._check(piece, response)
+            try:
+                for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
+                    if self._stopping():
+                        raise _Stopped()
+                    size = min(len(chunk), stop_at - piece.pos)
+                    if size <= 0:
+                        break
+                    _write_at(f, memoryview(chunk)[:size], piece.pos)
+                    piece.pos += size
+            except STREAM_ERRORS:
+                pass
+            except OSError as exc:
+                raise DownloadError(
+                    f"cannot write {self.part}: {exc.strerror or exc}; the partial file is "
+                    "kept for a later resume"
+                ) from exc
+        if piece.pos < piece.end:
+            raise Failure(
+                DownloadError(
+                    f"the connection broke at byte {piece.pos} (piece from {piece.start})"
+                ),
+                retryable=True,
+                what=self.what,
+            )
+
+    def _check(self, piece: Piece, response: requests.Response) -> int:
+        """Where this answer's bytes stop; a Failure when it does not continue the piece."""
+        found = content_range(response.headers)
+        length = response.headers.get("Content-Length")
+        problem = None
+        if found is None or found[0] != piece.pos or found[1] < found[0]:
+            problem = "the answer does not continue the piece"
+        elif found[2] != self.total:
+            raise _FileChanged(f"the file changed size ({self.total} -> {found[2]} bytes)")
+        elif length is not None and length.strip() != str(found[1] - found[0] + 1):
+            problem = f"the answer's Content-Length ({length}) contradicts its Content-Range"
+        if problem is not None:
+            raise Failure(DownloadError(f"{self.what}: {problem}"), retryable=True, what=self.what)
+        assert found is not None
+        return min(piece.end, found[1] + 1)
+
+    def _stopping(self) -> bool:
+        with self._cond:
+            return self._stop or bool(self._errors)
+
+
+def _prefix(pieces: List[Piece], total: int) -> int:
+    """How far the file is written without a gap."""
+    for piece in pieces:
+        if piece.pos < piece.end:
+            return piece.pos
+    return total
+
+
+class _PrefixHasher:
+    """Hashes the file from its start as far as it is written, reading it back."""
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+        self.hasher = hashlib.sha256()
+        self.at = 0
+        self.buffer = bytearray(CHUNK_SIZE)
+
+    def catch_up(self, upto: int) -> None:
+        view = memoryview(self.buffer)
+        while self.at < upto:
+            want = view[: min(CHUNK_SIZE, upto - self.at)]
+            if hasattr(os, "preadv"):
+                got = os.preadv(self.f.fileno(), [want], self.at)
+            else:  # pragma: no cover - Windows: only this thread reads this file
+                self.f.seek(self.at)
+                got = self.f.readinto(want) or 0
+            if got <= 0:  # pragma: no cover - the file is preallocated to its size
+                raise DownloadError("the partial file is shorter than its pieces say")
+            self.hasher.update(view[:got])
+            self.at += got
+
+    def hexdigest(self) -> str:
+        return self.hasher.hexdigest()
+
+
+def _write_at(f: IO[bytes], data: memoryview, offset: int) -> None:
+    """Write ``data`` at ``offset`` of this thread's own file."""
+    if not hasattr(os, "pwrite"):  # pragma: no cover - Windows: the file is this thread's
+        f.seek(offset)
+        while data:
+            data = data[f.write(data) or 0 :]
+        return
+    while data:
+        written = os.pwrite(f.fileno(), data, offset)
+        data = data[written:]
+        offset += written
+
+
+def _datasync(fd: int) -> None:
+    sync = getattr(os, "fdatasync", os.fsync)
+    with contextlib.suppress(OSError):  # a later write or the final fsync reports it
+        sync(fd)
+
+
+def preallocate(part: Path, total: int) -> None:
+    """Make ``part`` a file of ``total`` bytes, reserving the disk space when possible."""
+    try:
+        with open(part, "wb") as f:
+            allocate = getattr(os, "posix_fallocate", None)
+            if allocate is not None and total > 0:
+                try:
+                    allocate(f.fileno(), 0, total)
+                except OSError as exc:
+                    if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL):  # unsupported here
+                        raise
+            f.truncate(total)
+    except OSError as exc:
+        raise DownloadError(f"cannot write {part}: {exc.strerror or exc}") from exc
