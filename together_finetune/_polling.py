@@ -81,11 +81,7 @@ class Poller:
         """Yield the job and its new events after each poll, ending with the terminal job."""
         check_job_id(id)
         check_poll_interval(poll_interval)
-        if timeout is not None and (
-            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
-        ):
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
-        deadline = None if timeout is None else self.clock() + timeout
+        deadline = Deadline(self.clock, timeout)
         # How many copies of each event were already reported: the log is
         # append-only, so an event is new when it occurs more often than before
         # (two identical events both count).
@@ -105,16 +101,33 @@ class Poller:
             yield job, fresh
             if job.is_terminal:
                 return
-            pause = poll_interval
-            if deadline is not None:
-                remaining = deadline - self.clock()
-                if remaining <= 0:
-                    raise WaitTimeoutError(
-                        f"job {id} was still {job.status.value} after waiting {timeout:g} s",
-                        job=job,
-                    )
-                pause = min(pause, remaining)
-            self.sleep(pause)
+            if deadline.passed():
+                raise WaitTimeoutError(
+                    f"job {id} was still {job.status.value} after waiting {timeout:g} s", job=job
+                )
+            self.sleep(deadline.pause(poll_interval))
+
+
+class Deadline:
+    """The end of a wait of ``timeout`` seconds (``None``: no end) on ``clock``."""
+
+    def __init__(self, clock: Callable[[], float], timeout: Optional[float]) -> None:
+        if timeout is not None and (
+            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
+        ):
+            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        self.clock = clock
+        self.at = None if timeout is None else clock() + timeout
+
+    def passed(self) -> bool:
+        """Whether the wait is over."""
+        return self.at is not None and self.at - self.clock() <= 0
+
+    def pause(self, poll_interval: float) -> float:
+        """How long to sleep before the next poll: the interval, cut to the time left."""
+        if self.at is None:
+            return poll_interval
+        return max(0.0, min(poll_interval, self.at - self.clock()))
 
 
 def check_poll_interval(poll_interval: float) -> None:

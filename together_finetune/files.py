@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, List, Literal, Optional, Union, cast
 
-from ._polling import check_poll_interval
+from ._polling import Deadline, check_poll_interval
 from ._resource import FILE_ID_PREFIX, Resource, check_file_id, path_segment
 from ._transfer.fetch import download_to_file
 from ._transfer.progress import UploadCounter
@@ -177,11 +177,7 @@ class Files(Resource):
         """
         file_id = check_file_id(id)
         check_poll_interval(poll_interval)
-        if timeout is not None and (
-            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
-        ):
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
-        deadline = None if timeout is None else self._clock() + timeout
+        deadline = Deadline(self._clock, timeout)
         while True:
             found = self.retrieve(file_id)
             status = found.processing_status
@@ -189,16 +185,12 @@ class Files(Resource):
                 return found
             if status.is_final:
                 raise DatasetError(message=_refusal(found), file=found)
-            pause = poll_interval
-            if deadline is not None:
-                remaining = deadline - self._clock()
-                if remaining <= 0:
-                    raise WaitTimeoutError(
-                        f"file {file_id} was still {status.value} after waiting {timeout:g} s",
-                        job=None,
-                    )
-                pause = min(pause, remaining)
-            self._transport.sleep(pause)
+            if deadline.passed():
+                raise WaitTimeoutError(
+                    f"file {file_id} was still {status.value} after waiting {timeout:g} s",
+                    job=None,
+                )
+            self._transport.sleep(deadline.pause(poll_interval))
 
     # -- upload ----------------------------------------------------------------------------
 
