@@ -48,17 +48,18 @@ def serve(size: int) -> None:
             ),
             flush=True,
         )
+        base = 0  # the fake's count only grows: "reset" moves the baseline instead
         for line in sys.stdin:
             command, *args = line.split()
             if command == "cut":
                 fake.cut_download(int(args[0]))
             elif command == "reset":
-                fake.download_bytes_sent = 0
+                base = fake.download_bytes_sent
             elif command == "sent":
                 pass
             elif command == "quit":
                 break
-            print(json.dumps({"sent": fake.download_bytes_sent}), flush=True)
+            print(json.dumps({"sent": fake.download_bytes_sent - base}), flush=True)
 
 
 def client(base_url: str, key: str, job: str, out: str) -> None:
