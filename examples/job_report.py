@@ -1,7 +1,11 @@
-"""A data-science style report: every job of the account, summarised, with loss curves.
+"""A data-science style report: every job of the account, counted by status, with the
+final training loss of each completed job.
 
-Plain standard library, so it runs anywhere; in a notebook, feed the rows to
-pandas (``pandas.DataFrame(rows)``) instead of printing them.
+Plain standard library, so it runs anywhere. In a notebook, take a job's whole loss
+curve as a DataFrame with ``client.fine_tunes.metrics_frame(job_id)`` (extra ``pandas``)
+instead. Run it with::
+
+    TOGETHER_API_KEY=... python examples/job_report.py
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ def report(client: Client) -> dict[str, object]:
 
 
 def main(client: Optional[Client] = None) -> int:
+    """Print the report for the account (a client from the environment by default)."""
     summary = report(client or Client())
     print(f"{summary['jobs']} jobs")
     for status, count in sorted(summary["by_status"].items()):  # type: ignore[attr-defined]

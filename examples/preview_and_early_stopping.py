@@ -1,5 +1,8 @@
-"""Preview how a training file is tokenized, train with early stopping, and fetch the
-tokenized data set the job trained on.
+"""Preview a training file's tokens, train with early stopping, fetch the tokenized data.
+
+The script shows how the sample file will be tokenized, starts a job with early
+stopping (it needs a validation file and enough evaluations), follows it, and
+downloads the tokenized data set the job trained on.
 
 Runs against the real API when ``TOGETHER_API_KEY`` is set, and against the
 library's built-in fake API otherwise::
@@ -43,6 +46,7 @@ def api(step_seconds: float) -> Iterator[Client]:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run the example; the flags pick the model and, on the fake, its speed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=DEFAULT_MODEL)
     parser.add_argument("--output", type=Path, help="directory for the data set (default: temp)")

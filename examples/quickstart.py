@@ -52,6 +52,7 @@ def training_file_id(client: Client, given: Optional[str]) -> str:
 
 
 def main(argv: Optional[list[str]] = None) -> int:
+    """Run the quickstart; the flags pick the data, model, output and, on the fake, its speed."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--training-file", help="an uploaded file ID (default: upload the sample)")
     parser.add_argument("--model", default=DEFAULT_MODEL)
