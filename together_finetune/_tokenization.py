@@ -120,8 +120,10 @@ class Tokenization(Resource):
         from ._transfer.model import resolve_output
         from ._transfer.presigned import download_presigned, safe_filename
         from ._transfer.progress import download_progress
+        from ._transfer.segments import check_connections
 
         job_id = check_job_id(id)
+        check_connections(connections)  # before the link is asked for: nothing sent
         where = resolve_output(output, overwrite=overwrite)
         link = self.tokenized_dataset_link(job_id, timeout=timeout)
         name = safe_filename(link.filename, f"{job_id}-tokenized-dataset.tar.zst")

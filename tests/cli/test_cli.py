@@ -839,6 +839,39 @@ def test_download_checkpoint_step_and_extract(
     assert query["checkpoint"] == "adapter"
 
 
+def test_download_connections_fetch_the_file_in_ranged_pieces(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    env: dict[str, str],
+    tmp_path: Path,
+) -> None:
+    job = server.add_job(status="completed")
+    server.set_download(job["id"], size=1_000_000)
+    target = tmp_path / "model.tar.zst"
+    data = run_json(capsys, "download", job["id"], "-o", str(target), "--connections", "3")
+    assert data["size"] == 1_000_000
+    assert hashlib.sha256(target.read_bytes()).hexdigest() == data["sha256"]
+    ranges = {r.header("Range") for r in server.requests_to("GET", "/finetune/download")}
+    assert len(ranges) > 2  # the probe, then pieces from several offsets
+
+
+@pytest.mark.parametrize("command", ["download", "download-tokenized-dataset"])
+@pytest.mark.parametrize("bad", ["0", "33", "two"])
+def test_bad_connections_exit_2_and_send_nothing(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    env: dict[str, str],
+    tmp_path: Path,
+    command: str,
+    bad: str,
+) -> None:
+    code, _, err = run(capsys, command, "ft-1", "-o", str(tmp_path / "x"), "--connections", bad)
+    assert code == 2
+    assert "connections" in err
+    assert server.requests == []
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_download_of_a_running_job_exits_1(
     capsys: pytest.CaptureFixture[str],
     server: FakeTogether,

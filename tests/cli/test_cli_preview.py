@@ -86,6 +86,16 @@ def test_retrieve_without_those_fields_shows_no_extra_block(
     assert "REGISTRY" not in out
 
 
+def test_retrieve_hides_a_price_of_zero(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_env(server, monkeypatch)
+    job = server.add_job(status="running", total_price=0)  # not billed yet
+    code, out, _ = run(capsys, "retrieve", job["id"])
+    assert code == 0
+    assert "PRICE" not in out
+
+
 def test_json_output_keeps_the_keys_nobody_knows_yet(
     capsys: pytest.CaptureFixture[str], server: FakeTogether, monkeypatch: pytest.MonkeyPatch
 ) -> None:

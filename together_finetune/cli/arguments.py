@@ -58,3 +58,14 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1, got {text!r}")
     return value
+
+
+def add_connections(parser: argparse.ArgumentParser) -> None:
+    """The ``--connections N`` flag of the download commands."""
+    parser.add_argument(
+        "--connections",
+        type=positive_int,
+        metavar="N",
+        help="ranged connections at once, 1 to 32 (default: 4 for files of 64 MiB or more "
+        "when the server serves ranges, else 1)",
+    )

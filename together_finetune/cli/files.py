@@ -7,6 +7,7 @@ import os
 import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from . import arguments
 from .base import PROG, UsageError, add_command, add_file_command, client
 from .output import Out, block, plain, table, text, when
 
@@ -201,7 +202,9 @@ def delete(args: argparse.Namespace, out: Out) -> int:
 def content(args: argparse.Namespace, out: Out) -> int:
     """``files content FILE_ID OUTPUT``."""
     with client(args) as api:
-        path = api.files.content(args.id, args.output, overwrite=args.overwrite)
+        path = api.files.content(
+            args.id, args.output, overwrite=args.overwrite, connections=args.connections
+        )
     size = path.stat().st_size
     if out.json_mode:
         out.json({"id": args.id, "path": str(path), "bytes": size})
@@ -271,6 +274,7 @@ def register(subparsers: Subparsers) -> None:
     p = add_file_command(sub, "content", "download a file's content", content)
     p.add_argument("output", metavar="OUTPUT", help="the path to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    arguments.add_connections(p)
     p = add_command(
         sub,
         "check",

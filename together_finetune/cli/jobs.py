@@ -83,7 +83,8 @@ def job_details(job: FineTune) -> List[Tuple[str, str]]:
     ):
         if name:
             pairs.append((label, name + (f" ({revision})" if revision else "")))
-    if job.total_price_usd is not None:
+    # The fake and the API send 0 until the job is billed: a price of $0.00 says nothing.
+    if job.total_price_usd:
         pairs.append(("PRICE", f"${job.total_price_usd:.2f}"))
     if job.tokenized_dataset_path:
         pairs.append(("TOKENIZED DATA", job.tokenized_dataset_path))
@@ -276,6 +277,7 @@ def download(args: argparse.Namespace, out: Out) -> int:
             extract=args.extract,
             keep_archive=args.keep_archive,
             progress=progress,
+            connections=args.connections,
         )
     if out.json_mode:
         out.json(
@@ -362,3 +364,4 @@ def register(subparsers: Subparsers) -> None:
         "--overwrite", action="store_true", help="replace an existing file or extracted directory"
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    arguments.add_connections(p)

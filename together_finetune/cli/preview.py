@@ -86,7 +86,11 @@ def download_tokenized_dataset(args: argparse.Namespace, out: Out) -> int:
         progress = importlib.util.find_spec("tqdm") is not None
     with client(args) as api:
         result = api.fine_tunes.download_tokenized_dataset(
-            args.id, output=args.output, overwrite=args.overwrite, progress=progress
+            args.id,
+            output=args.output,
+            overwrite=args.overwrite,
+            progress=progress,
+            connections=args.connections,
         )
     if out.json_mode:
         out.json(
@@ -123,3 +127,4 @@ def register(subparsers: Subparsers) -> None:
     p.add_argument("--output", "-o", help="file path or existing directory (default: .)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    arguments.add_connections(p)
