@@ -65,11 +65,11 @@ def serve(size: int, throttle: int) -> None:
 
 
 def client(base_url: str, key: str, job: str, out: str, connections: str, hashing: str) -> None:
-    """One download by this client (``hashing``: ``prefix`` or ``after``)."""
+    """One download by this client (``hashing``: ``auto``, ``prefix`` or ``after``)."""
     from together_finetune import Client
     from together_finetune._transfer import segments
 
-    segments.HASH_WHILE_DOWNLOADING = hashing == "prefix"
+    segments.HASH_WHILE_DOWNLOADING = {"prefix": True, "after": False}.get(hashing)
     with Client(api_key=key, base_url=base_url, timeout=(5, 300)) as c:
         result = c.fine_tunes.download(
             job, checkpoint="merged", output=out, overwrite=True, connections=int(connections)
@@ -117,14 +117,17 @@ def run_child(argv: List[str]) -> Dict[str, float]:
     }
 
 
-def tools(server: Server, out: Path, sdk_python: Optional[str]) -> Dict[str, List[str]]:
+def tools(
+    server: Server, out: Path, sdk_python: Optional[str], baseline: Optional[str]
+) -> Dict[str, List[str]]:
     info = server.info
     url = f"{info['base_url']}/finetune/download?ft_id={info['job']}&checkpoint=merged"
     ours = [sys.executable, __file__, "client", info["base_url"], info["key"], info["job"]]
     result = {
-        "ours c=4": [*ours, str(out), "4", "after"],
+        "ours c=4": [*ours, str(out), "4", "auto"],
+        "ours c=4 hash after": [*ours, str(out), "4", "after"],
         "ours c=4 hash prefix": [*ours, str(out), "4", "prefix"],
-        "ours c=1": [*ours, str(out), "1", "after"],
+        "ours c=1": [*ours, str(out), "1", "auto"],
         "curl -o": [
             "curl",
             "-sS",
@@ -137,6 +140,11 @@ def tools(server: Server, out: Path, sdk_python: Optional[str]) -> Dict[str, Lis
         ],
         "openssl dgst": ["openssl", "dgst", "-sha256", str(out)],
     }
+    if baseline:  # the same bench script of another checkout (e.g. `git archive` of main)
+        base = [sys.executable, str(Path(baseline) / "bench" / "bench_parallel.py"), "client"]
+        base += [info["base_url"], info["key"], info["job"], str(out), "4"]
+        result["base c=4"] = [*base, "after"]
+        result["base c=4 hash prefix"] = [*base, "prefix"]
     if sdk_python:
         result["SDK 3.1.1"] = [sdk_python, "-c", SDK_SCRIPT, info["url"], info["key"]]
         result["SDK 3.1.1"] += [info["job"], str(out)]
@@ -144,14 +152,20 @@ def tools(server: Server, out: Path, sdk_python: Optional[str]) -> Dict[str, Lis
 
 
 def measure(
-    size: int, throttle: int, names: List[str], repeat: int, directory: Path, sdk: Optional[str]
+    size: int,
+    throttle: int,
+    names: List[str],
+    repeat: int,
+    directory: Path,
+    sdk: Optional[str],
+    baseline: Optional[str] = None,
 ) -> Dict[str, List[Dict[str, float]]]:
     """Interleaved runs of ``names`` (``openssl dgst`` runs right after each ``curl -o``)."""
     server = Server(size, throttle)
     out = directory / f"bench-parallel-{os.getpid()}.bin"
     runs: Dict[str, List[Dict[str, float]]] = {name: [] for name in names}
     try:
-        argvs = tools(server, out, sdk)
+        argvs = tools(server, out, sdk, baseline)
         for turn in range(repeat):
             # Rotated: the first download after curl's unflushed file ran slower, whoever it was.
             for name in names[turn % len(names) :] + names[: turn % len(names)]:
@@ -172,6 +186,11 @@ def measure(
 
 def med(runs: List[Dict[str, float]], key: str) -> float:
     return statistics.median(r[key] for r in runs)
+
+
+def spread(runs: List[Dict[str, float]], key: str, scale: float = 1.0) -> str:
+    values = sorted(r[key] / scale for r in runs)
+    return f"[{values[0]:.2f}-{values[-1]:.2f}]"
 
 
 def parse_size(text: str) -> int:
@@ -197,6 +216,8 @@ def main() -> None:
         default_sdk = str(ROOT / "bench" / ".venv-together" / "bin" / "python")
     parser.add_argument("--sdk-python", default=default_sdk)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: cap,cpu,rss")
+    parser.add_argument("--baseline", help="another checkout whose client runs as 'base c=4'")
+    parser.add_argument("--drop", default="", help="comma-separated downloaders to leave out")
     args = parser.parse_args()
     for tool in ("curl", "openssl"):
         if shutil.which(tool) is None:
@@ -205,36 +226,42 @@ def main() -> None:
     if sdk is None:
         print(f"note: no SDK interpreter at {args.sdk_python}: the SDK is skipped")
     size, directory, skip = parse_size(args.size), Path(args.dir), args.skip.split(",")
+    extra = ["base c=4", "base c=4 hash prefix"] if args.baseline else []
+    drop = set(args.drop.split(","))
     gib = size / GiB
     lines: List[str] = []
 
     if "cap" not in skip:
         cap = args.cap_mib * MiB
         print(f"== capped at {args.cap_mib} MiB/s per connection, {gib:g} GiB", flush=True)
-        names = ["ours c=4", "ours c=4 hash prefix", "ours c=1", "curl -o"]
-        names += ["SDK 3.1.1"] if sdk else []
-        runs = measure(size, cap, names, args.repeat, directory, sdk)
+        names = ["ours c=4", "ours c=4 hash after", "ours c=4 hash prefix", *extra]
+        names += ["ours c=1", "curl -o"] + (["SDK 3.1.1"] if sdk else [])
+        names = [n for n in names if n not in drop]
+        sdk = sdk if "SDK 3.1.1" in names else None
+        runs = measure(size, cap, names, args.repeat, directory, sdk, args.baseline)
         curl = med(runs["curl -o"], "s")
         for name in names:
             s = med(runs[name], "s")
             lines.append(
                 f"capped {name:22s} {s:7.2f} s {size / MiB / s:8.1f} MiB/s "
-                f"{curl / s:5.2f}x curl"
+                f"{curl / s:5.2f}x curl {spread(runs[name], 's')} s"
                 + (f" {med(runs['SDK 3.1.1'], 's') / s:5.2f}x SDK" if sdk else "")
             )
             print(lines[-1], flush=True)
 
     if "cpu" not in skip:
         print(f"== uncapped, {gib:g} GiB: CPU seconds per GiB", flush=True)
-        names = ["ours c=4", "ours c=4 hash prefix", "ours c=1", "curl -o", "openssl dgst"]
-        runs = measure(size, 0, names, args.repeat, directory, sdk)
+        names = ["ours c=4", "ours c=4 hash after", "ours c=4 hash prefix", *extra]
+        names += ["ours c=1", "curl -o", "openssl dgst"]
+        names = [n for n in names if n not in drop]
+        runs = measure(size, 0, names, args.repeat, directory, sdk, args.baseline)
         floor = (med(runs["curl -o"], "cpu") + med(runs["openssl dgst"], "cpu")) / gib
         for name in names:
             cpu = med(runs[name], "cpu") / gib
             s = med(runs[name], "s")
             lines.append(
                 f"uncapped {name:22s} {cpu:6.2f} CPU s/GiB ({cpu / floor:4.2f}x curl+openssl "
-                f"{floor:.2f}) wall {s:6.2f} s {size / MiB / s:7.1f} MiB/s "
+                f"{floor:.2f}) {spread(runs[name], 'cpu', gib)} wall {s:6.2f} s {size / MiB / s:7.1f} MiB/s "
                 f"RSS {max(r['rss'] for r in runs[name]):5.1f} MiB"
             )
             print(lines[-1], flush=True)

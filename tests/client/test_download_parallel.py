@@ -80,6 +80,26 @@ def test_hashing_the_prefix_during_the_download_gives_the_same_digest(
     assert result.sha256 == sha(data)
 
 
+def test_the_way_of_hashing_is_chosen_once_from_the_cpu_used_early_on() -> None:
+    now = [0.0]
+
+    def chosen(cores: float) -> list[bool]:
+        now[0] = 0.0
+        chooser = segments._Chooser(None, clock=lambda: now[0], cpu=lambda: cores * now[0])
+        seen = []
+        for tick in range(1, 21):  # 50 ms ticks over one second
+            now[0] = tick * 0.05
+            seen.append(chooser.hash_now())
+        return seen
+
+    slow = chosen(0.3)  # the network is the limit: the prefix during the download
+    assert not any(slow[:11])  # measured from 0.25 s on, nothing hashed before 0.6 s
+    assert all(slow[11:])
+    assert not any(chosen(1.2))  # CPU-bound: one pass at the end
+    assert segments._Chooser(True).hash_now() is True  # forced ways
+    assert segments._Chooser(False).hash_now() is False
+
+
 def test_progress_reports_growing_totals_from_the_calling_thread(
     client: Client, job: str, tmp_path: Path
 ) -> None:

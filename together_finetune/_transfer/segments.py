@@ -9,11 +9,13 @@ its progress being its position. The pieces' positions go into the resume notes,
 interrupted download fetches only what is missing on the next call.
 
 The calling thread coordinates: it reports progress, flushes and saves the notes, and
-hashes the file once it is complete, in one pass while it is still in the page cache,
-so the receiving threads never hash. Hashing the contiguous prefix while the pieces
-arrive (``HASH_WHILE_DOWNLOADING``) was measured too: ~0.5 s sooner at the end of a
-capped 1 GiB download, but 0.6-2 more CPU seconds per GiB and slower uncapped on the
-benchmark machine (``bench/PARALLEL_RESULTS.md``).
+hashes, so the receiving threads never hash. How it hashes is chosen once per run from
+the CPU the process uses early on: when the network is the limit (a capped or remote
+server; little CPU) it hashes the contiguous prefix while the pieces arrive, so little is
+left at the end; when the download is CPU-bound it hashes the finished file in one pass
+while it is still in the page cache, never competing with the receivers
+(``bench/PARALLEL_RESULTS.md``).
+Each receiver reads the body straight into one reused buffer (no allocation per chunk).
 """
 
 from __future__ import annotations
@@ -21,11 +23,13 @@ from __future__ import annotations
 import contextlib
 import errno
 import hashlib
+import http.client
 import os
 import re
 import threading
+import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, cast
 
 from .._retry import Failure
 from .._retry import call as retry_call
@@ -64,9 +68,16 @@ _SAVE_EVERY = 256 * 1024 * 1024
 #: Seconds between the calling thread's looks at the pieces (progress, notes), so the
 #: receiving threads never stop to wake it.
 _TICK = 0.05
-#: True: hash the contiguous prefix during the download instead of one pass at the end
-#: (kept for the benchmark's comparison).
-HASH_WHILE_DOWNLOADING = False
+#: None: choose per run from the CPU used (below); True: always hash the contiguous
+#: prefix during the download; False: always one pass at the end (the benchmark's options).
+HASH_WHILE_DOWNLOADING: Optional[bool] = None
+#: Seconds from the start of a run between which its speed is measured (connection
+#: setup excluded) before the way of hashing is chosen; nothing is hashed before.
+_MEASURE_FROM = 0.25
+_CHOOSE_AT = 0.6
+#: CPU seconds per second (all threads) under which the prefix is hashed during the
+#: download: a 50 MiB/s cap per connection used ~0.3 here, uncapped loopback >= 1.
+_PREFIX_BELOW_CPU = 0.5
 
 _CONTENT_RANGE = re.compile(r"bytes\s+(\d+)-(\d+)/(\d+|\*)")
 
@@ -241,6 +252,7 @@ class PieceRun:
 
     def _coordinate(self, hasher: _PrefixHasher, fd: int) -> None:
         saved = self.done()
+        chooser = _Chooser(HASH_WHILE_DOWNLOADING)
         while True:
             with self._cond:
                 if self._running and not self._errors:
@@ -248,7 +260,7 @@ class PieceRun:
                 running = self._running and not self._errors
             done = self.done()
             self.advance(done)
-            if HASH_WHILE_DOWNLOADING:
+            if chooser.hash_now():
                 hasher.catch_up(_prefix(self.pieces, self.total))
             if done - saved >= _SAVE_EVERY:
                 saved = done
@@ -266,6 +278,7 @@ class PieceRun:
             return self._queue.pop(0)
 
     def _work(self) -> None:
+        buffer = memoryview(bytearray(CHUNK_SIZE))  # this thread's, reused for every read
         try:
             with open(self.part, "r+b", buffering=0) as f:
                 while True:
@@ -273,7 +286,7 @@ class PieceRun:
                     if piece is None:
                         return
                     retry_call(
-                        lambda piece=piece: self._attempt(piece, f),  # type: ignore[misc]
+                        lambda piece=piece: self._attempt(piece, f, buffer),  # type: ignore[misc]
                         policy=self.transport.retry,
                         sleep=self.transport.sleep,
                         budget=self.transport.retry.download_resume_attempts,
@@ -321,7 +334,7 @@ class PieceRun:
                     raise _Expired(error) from None
             raise
 
-    def _attempt(self, piece: Piece, f: IO[bytes]) -> None:
+    def _attempt(self, piece: Piece, f: IO[bytes], buffer: memoryview) -> None:
         if self._stopping():
             raise _Stopped()
         response = self._open(piece)
@@ -338,22 +351,25 @@ class PieceRun:
                     what=self.what,
                 )
             stop_at = self._check(piece, response)
-            try:
-                for chunk in response.raw.stream(CHUNK_SIZE, decode_content=False):
-                    if self._stopping():
-                        raise _Stopped()
-                    size = min(len(chunk), stop_at - piece.pos)
-                    if size <= 0:
-                        break
-                    _write_at(f, memoryview(chunk)[:size], piece.pos)
-                    piece.pos += size
-            except STREAM_ERRORS:
-                pass
-            except OSError as exc:
-                raise DownloadError(
-                    f"cannot write {self.part}: {exc.strerror or exc}; the partial file is "
-                    "kept for a later resume"
-                ) from exc
+            readinto = _body_reader(response)
+            while piece.pos < stop_at:
+                if self._stopping():
+                    raise _Stopped()
+                want = buffer[: min(len(buffer), stop_at - piece.pos)]
+                try:
+                    got = readinto(want)
+                except _READ_ERRORS:
+                    break
+                if not got:
+                    break
+                try:
+                    _write_at(f, want[:got], piece.pos)
+                except OSError as exc:
+                    raise DownloadError(
+                        f"cannot write {self.part}: {exc.strerror or exc}; the partial file "
+                        "is kept for a later resume"
+                    ) from exc
+                piece.pos += got
         if piece.pos < piece.end:
             raise Failure(
                 DownloadError(
@@ -382,6 +398,56 @@ class PieceRun:
     def _stopping(self) -> bool:
         with self._cond:
             return self._stop or bool(self._errors)
+
+
+#: What reading a body raises when the connection breaks or stalls: urllib3's own errors,
+#: and, should one slip through its wrapping, the socket's and http.client's.
+_READ_ERRORS = (*STREAM_ERRORS, OSError, http.client.HTTPException)
+
+
+def _body_reader(response: requests.Response) -> Callable[[memoryview], Optional[int]]:
+    """``readinto`` of the body's bytes as sent (no decoding: ``identity`` was asked).
+
+    urllib3's public ``readinto`` fills the caller's reused buffer, so no bytes object
+    is made per chunk.
+    """
+    return cast("Callable[[memoryview], Optional[int]]", response.raw.readinto)
+
+
+class _Chooser:
+    """Whether the calling thread hashes the prefix now: forced, or chosen once.
+
+    Chosen from the CPU this process used in a window early in the run: little means
+    the network is the limit and the hashing thread keeps up on a spare core; much means
+    the download is CPU-bound and hashing now would slow the receivers.
+    """
+
+    def __init__(
+        self,
+        forced: Optional[bool],
+        clock: Callable[[], float] = time.monotonic,
+        cpu: Callable[[], float] = time.process_time,
+    ) -> None:
+        self.choice = forced
+        self.clock = clock
+        self.cpu = cpu
+        self.started = clock()
+        self.mark: Optional[Tuple[float, float]] = None
+
+    def hash_now(self) -> bool:
+        if self.choice is not None:
+            return self.choice
+        elapsed = self.clock() - self.started
+        if elapsed < _MEASURE_FROM:
+            return False
+        if self.mark is None:
+            self.mark = (elapsed, self.cpu())
+            return False
+        if elapsed < _CHOOSE_AT:
+            return False
+        share = (self.cpu() - self.mark[1]) / max(elapsed - self.mark[0], 1e-9)
+        self.choice = share < _PREFIX_BELOW_CPU
+        return self.choice
 
 
 def _prefix(pieces: List[Piece], total: int) -> int:
