@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
 from . import arguments
 from .base import PROG, UsageError, add_command, add_file_command, client
-from .output import Out, block, plain, table, text, when
+from .output import Out, block, plain, table, text, wants_progress_bar, when
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..dataset import DatasetReport
@@ -145,11 +144,8 @@ def upload(args: argparse.Namespace, out: Out) -> int:
 
     callback: Optional[Callable[[int, int], None]] = None
     close: Optional[Callable[[], None]] = None
-    if not args.no_progress and not out.json_mode and sys.stderr.isatty():
-        import importlib.util
-
-        if importlib.util.find_spec("tqdm") is not None:
-            callback, close = _upload_progress(os.path.basename(args.path))
+    if wants_progress_bar(args.no_progress, out):
+        callback, close = _upload_progress(os.path.basename(args.path))
     try:
         with client(args) as api:
             uploaded = api.files.upload(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 from . import arguments, plotting
 from .base import PROG, UsageError, add_command, add_job_command, client
 from .fmt import number
-from .output import Out, plain, show_job, table, text, when
+from .output import Out, plain, show_download, show_job, table, text, wants_progress_bar, when
 from .terminal import confirm
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -262,11 +262,7 @@ def download(args: argparse.Namespace, out: Out) -> int:
     """``download JOB_ID``: a progress bar only on a terminal, when tqdm is installed."""
     if args.keep_archive and not args.extract:
         raise UsageError("--keep-archive: only with --extract")
-    progress = False
-    if not args.no_progress and not out.json_mode and sys.stderr.isatty():
-        import importlib.util
-
-        progress = importlib.util.find_spec("tqdm") is not None
+    progress = wants_progress_bar(args.no_progress, out)
     with client(args) as api:
         result = api.fine_tunes.download(
             args.id,
@@ -279,26 +275,7 @@ def download(args: argparse.Namespace, out: Out) -> int:
             progress=progress,
             connections=args.connections,
         )
-    if out.json_mode:
-        out.json(
-            {
-                "id": result.id,
-                "path": str(result.path),
-                "size": result.size,
-                "sha256": result.sha256,
-                "checkpoint": result.checkpoint,
-                "checkpoint_step": result.checkpoint_step,
-                "archive": None if result.archive is None else str(result.archive),
-            }
-        )
-    elif args.extract:
-        kept = f"; archive kept at {result.archive}" if result.archive is not None else ""
-        out.line(
-            f"extracted to {result.path} ({number(result.size)} bytes downloaded, "
-            f"sha256 {result.sha256}{kept})"
-        )
-    else:
-        out.line(f"downloaded {result.path} ({number(result.size)} bytes, sha256 {result.sha256})")
+    show_download(result, out)
     return 0
 
 

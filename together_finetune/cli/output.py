@@ -8,7 +8,7 @@ import sys
 from typing import TYPE_CHECKING, Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..models import FineTune
+    from ..models import DownloadResult, FineTune
 
 MASK = "***"
 #: Request-body keys whose values are never printed.
@@ -175,3 +175,38 @@ def masked(body: Any) -> Any:
     if isinstance(body, list):
         return [masked(v) for v in body]
     return body
+
+
+def wants_progress_bar(no_progress: bool, out: Out) -> bool:
+    """A progress bar on stderr: asked for, a terminal, and tqdm installed."""
+    if no_progress or out.json_mode or not sys.stderr.isatty():
+        return False
+    import importlib.util
+
+    return importlib.util.find_spec("tqdm") is not None
+
+
+def show_download(result: DownloadResult, out: Out) -> None:
+    """Print a finished download: its JSON, or one line with the path, size and sha256."""
+    from .fmt import number
+
+    if out.json_mode:
+        out.json(
+            {
+                "id": result.id,
+                "path": str(result.path),
+                "size": result.size,
+                "sha256": result.sha256,
+                "checkpoint": result.checkpoint,
+                "checkpoint_step": result.checkpoint_step,
+                "archive": None if result.archive is None else str(result.archive),
+            }
+        )
+    elif result.path.is_dir():
+        kept = f"; archive kept at {result.archive}" if result.archive is not None else ""
+        out.line(
+            f"extracted to {result.path} ({number(result.size)} bytes downloaded, "
+            f"sha256 {result.sha256}{kept})"
+        )
+    else:
+        out.line(f"downloaded {result.path} ({number(result.size)} bytes, sha256 {result.sha256})")

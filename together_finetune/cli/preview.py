@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, List
 
 from . import arguments
 from .base import add_command, add_job_command, client
-from .output import Out, plain, text
+from .output import Out, plain, show_download, text, wants_progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..models import TokenizationPreview, TokenizationPreviewRow
@@ -79,11 +79,7 @@ def preview(args: argparse.Namespace, out: Out) -> int:
 
 def download_tokenized_dataset(args: argparse.Namespace, out: Out) -> int:
     """``download-tokenized-dataset JOB_ID``: the archive of the tokenized training data."""
-    progress = False
-    if not args.no_progress and not out.json_mode and sys.stderr.isatty():
-        import importlib.util
-
-        progress = importlib.util.find_spec("tqdm") is not None
+    progress = wants_progress_bar(args.no_progress, out)
     with client(args) as api:
         result = api.fine_tunes.download_tokenized_dataset(
             args.id,
@@ -92,17 +88,7 @@ def download_tokenized_dataset(args: argparse.Namespace, out: Out) -> int:
             progress=progress,
             connections=args.connections,
         )
-    if out.json_mode:
-        out.json(
-            {
-                "id": result.id,
-                "path": str(result.path),
-                "size": result.size,
-                "sha256": result.sha256,
-            }
-        )
-    else:
-        out.line(f"downloaded {result.path} ({result.size} bytes, sha256 {result.sha256})")
+    show_download(result, out)
     return 0
 
 
