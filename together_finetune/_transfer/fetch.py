@@ -8,7 +8,7 @@ checks a file path first.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Dict, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from ..errors import DownloadError
 from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
@@ -20,7 +20,7 @@ from .target import Target, finished_meanwhile
 if TYPE_CHECKING:  # pragma: no cover
     from ..transport import Timeout, Transport
 
-__all__ = ["download_to_file", "stream_download"]
+__all__ = ["download_to_file", "run_locked", "stream_download"]
 
 
 def download_to_file(
@@ -89,14 +89,33 @@ def stream_download(
     and the sha256 hex digest.
     """
     check_connections(connections)
+
+    def stream() -> Stream:
+        return Stream(
+            transport, path, params, target, progress, timeout, label=label, connections=connections
+        )
+
+    return run_locked(transport, target, stream, overwrite=overwrite, lock_timeout=lock_timeout)
+
+
+def run_locked(
+    transport: Transport,
+    target: Target,
+    stream: Callable[[], Stream],
+    *,
+    overwrite: bool,
+    lock_timeout: float,
+) -> Tuple[Path, int, str]:
+    """Run the download ``stream()`` builds under the target's lock.
+
+    A download of the same target that finished while this one waited for the lock is
+    returned as it is (when ``overwrite`` is false and its record matches the file).
+    """
     with TargetLock(target.part, timeout=lock_timeout, sleep=transport.sleep) as lock:
         if not overwrite and lock.record is not None:
             done = finished_meanwhile(lock.record, target)
             if done is not None:
                 return done
-        stream = Stream(
-            transport, path, params, target, progress, timeout, label=label, connections=connections
-        )
-        final, size, digest = stream.run(overwrite)
+        final, size, digest = stream().run(overwrite)
         lock.finished(final, size, digest)
         return final, size, digest

@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional, Tuple
 
 from ..errors import DownloadError
-from .lock import DEFAULT_LOCK_TIMEOUT, TargetLock
+from .fetch import run_locked
+from .lock import DEFAULT_LOCK_TIMEOUT
 from .progress import ProgressCallback
 from .segments import check_connections
 from .stream import Stream, Target
-from .target import finished_meanwhile
 from .upload import check_storage_url
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,13 +82,9 @@ def download_presigned(
     if output.exists() and not overwrite:
         raise DownloadError(f"{output} already exists (pass overwrite=True to replace it)")
     target = Target(output.parent, None, output)
-    # The engine's lock, as stream_download takes it: one download per target at a time.
-    with TargetLock(target.part, timeout=lock_timeout, sleep=transport.sleep) as lock:
-        if not overwrite and lock.record is not None:
-            done = finished_meanwhile(lock.record, target)
-            if done is not None:
-                return done
-        stream = _PresignedStream(
+
+    def stream() -> _PresignedStream:
+        built = _PresignedStream(
             locate,
             transport,
             source,
@@ -99,7 +95,8 @@ def download_presigned(
             label=label,
             connections=connections,
         )
-        stream.announced = expected_size  # a file of another size ends the download
-        final, size, digest = stream.run(overwrite)
-        lock.finished(final, size, digest)
-        return final, size, digest
+        built.announced = expected_size  # a file of another size ends the download
+        return built
+
+    # The engine's lock, as stream_download takes it: one download per target at a time.
+    return run_locked(transport, target, stream, overwrite=overwrite, lock_timeout=lock_timeout)
