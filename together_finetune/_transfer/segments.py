@@ -34,7 +34,7 @@ from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 from .._retry import Failure
 from .._retry import call as retry_call
 from ..errors import APIStatusError, DownloadError, TogetherError
-from .pump import CHUNK_SIZE, STREAM_ERRORS
+from .pump import CHUNK_SIZE, STREAM_ERRORS, WRITE_SLICE
 
 if TYPE_CHECKING:  # pragma: no cover
     import requests
@@ -486,14 +486,15 @@ class _PrefixHasher:
 
 
 def _write_at(f: IO[bytes], data: memoryview, offset: int) -> None:
-    """Write ``data`` at ``offset`` of this thread's own file."""
+    """Write ``data`` at ``offset`` of this thread's own file, in :data:`WRITE_SLICE` writes."""
     if not hasattr(os, "pwrite"):  # pragma: no cover - Windows: the file is this thread's
         f.seek(offset)
         while data:
-            data = data[f.write(data) or 0 :]
+            data = data[f.write(data[:WRITE_SLICE]) or 0 :]
         return
+    fd = f.fileno()
     while data:
-        written = os.pwrite(f.fileno(), data, offset)
+        written = os.pwrite(fd, data[:WRITE_SLICE], offset)
         data = data[written:]
         offset += written
 
