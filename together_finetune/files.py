@@ -18,7 +18,7 @@ from typing import Callable, List, Literal, Optional, Union, cast
 from ._polling import Deadline, check_poll_interval
 from ._resource import FILE_ID_PREFIX, Resource, check_file_id, path_segment
 from ._transfer.fetch import download_to_file
-from ._transfer.progress import UploadCounter
+from ._transfer.progress import ProgressCallback, UploadCounter, download_progress
 from ._transfer.progress import UploadProgress as UploadProgress  # importable as before
 from ._transfer.upload import CHUNK_SIZE, MULTIPART_THRESHOLD, PartSizes, UploadSource, upload_file
 
@@ -125,6 +125,7 @@ class Files(Resource):
         output: Union[str, os.PathLike[str]],
         *,
         overwrite: bool = False,
+        progress: Union[bool, ProgressCallback, None] = None,
         timeout: Optional[Timeout] = None,
         lock_timeout: float = 300.0,
         connections: Optional[int] = None,
@@ -135,6 +136,8 @@ class Files(Resource):
         dropped connection resumes, the size is verified, and the file is renamed into
         place only when complete, so ``output`` never holds a partial file.
 
+        :param progress: ``True`` for a progress bar on stderr (needs the
+            ``progress`` extra), or a callback ``(bytes_done, total)``.
         :param lock_timeout: seconds to wait while another download writes ``output``.
         :param connections: ranged connections fetching the file at once (1 to 32);
             by default 4 for 64 MiB or more when the server answers ``Range``, else 1.
@@ -142,16 +145,25 @@ class Files(Resource):
         :raises DownloadError: ``output`` exists (without ``overwrite``), its directory
             does not, or the download could not be completed.
         """
-        final, _size, _digest = download_to_file(
-            self._transport,
-            self._file_path(id, "/content"),
-            Path(os.fspath(output)),
-            overwrite=overwrite,
-            label=id,
-            timeout=timeout,
-            lock_timeout=lock_timeout,
-            connections=connections,
-        )
+        path = self._file_path(id, "/content")
+        target = Path(os.fspath(output))
+        callback = download_progress(progress, target.name)
+        try:
+            final, _size, _digest = download_to_file(
+                self._transport,
+                path,
+                target,
+                overwrite=overwrite,
+                label=id,
+                progress=callback,
+                timeout=timeout,
+                lock_timeout=lock_timeout,
+                connections=connections,
+            )
+        finally:
+            closer = getattr(callback, "close", None)
+            if closer is not None:
+                closer()
         return final
 
     def wait_until_processed(

@@ -7,6 +7,7 @@ the upload and the listing as real subprocesses (``python -m together_finetune``
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -389,6 +390,29 @@ def test_content(
     data = run_json(capsys, "files", "content", stored["id"], str(target), "--overwrite")
     assert data == {"id": stored["id"], "path": str(target), "bytes": len(content)}
     assert target.read_bytes() == content
+
+
+def test_content_progress_bar_on_a_terminal(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pytest.importorskip("tqdm")
+    content = os.urandom(300_000)
+    stored = server.files.add_file(content)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    code, out, err = run(capsys, "files", "content", stored["id"], str(tmp_path / "a.bin"))
+    assert code == 0, err
+    assert "a.bin" in err  # the bar, on stderr
+    assert out.startswith("wrote ")
+    code, _, err = run(
+        capsys, "files", "content", stored["id"], str(tmp_path / "b.bin"), "--no-progress"
+    )
+    assert code == 0
+    assert err == ""
+    assert (tmp_path / "b.bin").read_bytes() == content
 
 
 @pytest.mark.parametrize("command", ["retrieve", "delete", "content"])

@@ -5,6 +5,7 @@ list/retrieve/delete/content endpoints."""
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import json
 import os
 import socket
@@ -435,6 +436,28 @@ def test_content_is_written_atomically(
     with pytest.raises(DownloadError, match="already exists"):
         files_of(client).content(record["id"], out)
     files_of(client).content(record["id"], out, overwrite=True)
+
+
+def test_content_reports_progress_and_checks_it_before_sending(
+    client: Client, server: FakeTogether, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = os.urandom(3 * (1 << 20) + 17)
+    record = fake_files(server).add_file(data, "blob.jsonl")
+    seen: list[tuple[int, Any]] = []
+    out = tmp_path / "out.jsonl"
+    files_of(client).content(record["id"], out, progress=lambda d, t: seen.append((d, t)))
+    assert seen[-1] == (len(data), len(data))
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+    assert len(seen) > 2  # reported on the way, not only at the end
+    before = len(server.requests)
+    with pytest.raises(ValueError, match="progress must be"):
+        files_of(client).content(record["id"], tmp_path / "b.jsonl", progress="yes")  # type: ignore[arg-type]
+    assert len(server.requests) == before  # refused before anything was sent
+    assert not (tmp_path / "b.jsonl").exists()
+    if importlib.util.find_spec("tqdm") is not None:  # the bar (extra "progress")
+        capsys.readouterr()
+        files_of(client).content(record["id"], tmp_path / "c.jsonl", progress=True)
+        assert "c.jsonl" in capsys.readouterr().err
 
 
 def test_content_failure_leaves_nothing(

@@ -199,7 +199,11 @@ def content(args: argparse.Namespace, out: Out) -> int:
     """``files content FILE_ID OUTPUT``."""
     with client(args) as api:
         path = api.files.content(
-            args.id, args.output, overwrite=args.overwrite, connections=args.connections
+            args.id,
+            args.output,
+            overwrite=args.overwrite,
+            progress=wants_progress_bar(args.no_progress, out),
+            connections=args.connections,
         )
     size = path.stat().st_size
     if out.json_mode:
@@ -270,6 +274,7 @@ def register(subparsers: Subparsers) -> None:
     p = add_file_command(sub, "content", "download a file's content", content)
     p.add_argument("output", metavar="OUTPUT", help="the path to write")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
     arguments.add_connections(p)
     p = add_command(
         sub,
