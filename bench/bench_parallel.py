@@ -17,7 +17,8 @@ Three parts, printed as ratios in one run (results recorded in bench/PARALLEL_RE
 3. Peak RSS (``ru_maxrss`` of the child) for 1 and 4 connections at ``--rss-sizes``.
 
 The fake runs in its own process (``serve`` mode), every downloader in another; runs are
-interleaved and the median of ``--repeat`` is reported. The official SDK is taken from
+interleaved and the median of ``--repeat`` is reported. ``--baseline DIR`` runs the same
+script of another checkout as well (``base c=4``, ``base c=1``), for an A/B in one run. The official SDK is taken from
 ``--sdk-python`` (an interpreter with ``together`` installed, e.g. a throwaway venv made
 as bench/run.py does); it is skipped with a note when there is none.
 """
@@ -142,9 +143,10 @@ def tools(
     }
     if baseline:  # the same bench script of another checkout (e.g. `git archive` of main)
         base = [sys.executable, str(Path(baseline) / "bench" / "bench_parallel.py"), "client"]
-        base += [info["base_url"], info["key"], info["job"], str(out), "4"]
-        result["base c=4"] = [*base, "after"]
-        result["base c=4 hash prefix"] = [*base, "prefix"]
+        base += [info["base_url"], info["key"], info["job"], str(out)]
+        result["base c=4"] = [*base, "4", "auto"]
+        result["base c=4 hash after"] = [*base, "4", "after"]
+        result["base c=1"] = [*base, "1", "auto"]
     if sdk_python:
         result["SDK 3.1.1"] = [sdk_python, "-c", SDK_SCRIPT, info["url"], info["key"]]
         result["SDK 3.1.1"] += [info["job"], str(out)]
@@ -216,7 +218,11 @@ def main() -> None:
         default_sdk = str(ROOT / "bench" / ".venv-together" / "bin" / "python")
     parser.add_argument("--sdk-python", default=default_sdk)
     parser.add_argument("--skip", default="", help="comma-separated parts to skip: cap,cpu,rss")
-    parser.add_argument("--baseline", help="another checkout whose client runs as 'base c=4'")
+    parser.add_argument(
+        "--baseline",
+        help="another checkout (e.g. `git archive` of main) whose client also runs, as "
+        "'base c=4' (its default), 'base c=4 hash after' and 'base c=1'",
+    )
     parser.add_argument("--drop", default="", help="comma-separated downloaders to leave out")
     args = parser.parse_args()
     for tool in ("curl", "openssl"):
@@ -226,7 +232,7 @@ def main() -> None:
     if sdk is None:
         print(f"note: no SDK interpreter at {args.sdk_python}: the SDK is skipped")
     size, directory, skip = parse_size(args.size), Path(args.dir), args.skip.split(",")
-    extra = ["base c=4", "base c=4 hash prefix"] if args.baseline else []
+    extra = ["base c=4", "base c=4 hash after", "base c=1"] if args.baseline else []
     drop = set(args.drop.split(","))
     gib = size / GiB
     lines: List[str] = []
@@ -246,6 +252,7 @@ def main() -> None:
                 f"capped {name:22s} {s:7.2f} s {size / MiB / s:8.1f} MiB/s "
                 f"{curl / s:5.2f}x curl {spread(runs[name], 's')} s"
                 + (f" {med(runs['SDK 3.1.1'], 's') / s:5.2f}x SDK" if sdk else "")
+                + f" CPU {med(runs[name], 'cpu') / gib:5.2f} s/GiB {spread(runs[name], 'cpu', gib)}"
             )
             print(lines[-1], flush=True)
 

@@ -28,7 +28,7 @@ CHUNK_SIZE = 1 << 20
 #: folios from its free lists, which on a virtual machine that returns free memory to
 #: its host (free page reporting) must first be backed again. Writing 1 GiB in 1 MiB
 #: writes cost 0.1 to 2.2 CPU s of system time on the benchmark machine depending on
-#: what was freed before; in 32 KiB writes 0.16 to 0.19 s every time
+#: what was freed before; in 32 KiB writes 0.15 to 0.21 s every time
 #: (bench/PARALLEL_RESULTS.md).
 WRITE_SLICE = 32 * 1024
 #: What a broken or stalled connection raises while a body is read.
