@@ -119,11 +119,12 @@ class Tokenization(Resource):
         # The engines load requests: imported on first use, like the transport does.
         from ._transfer.model import resolve_output
         from ._transfer.presigned import download_presigned, safe_filename
-        from ._transfer.progress import download_progress
+        from ._transfer.progress import check_progress, download_progress
         from ._transfer.segments import check_connections
 
         job_id = check_job_id(id)
         check_connections(connections)  # before the link is asked for: nothing sent
+        check_progress(progress)
         where = resolve_output(output, overwrite=overwrite)
         link = self.tokenized_dataset_link(job_id, timeout=timeout)
         name = safe_filename(link.filename, f"{job_id}-tokenized-dataset.tar.zst")
@@ -134,8 +135,7 @@ class Tokenization(Resource):
             # The URL at hand first; after a 403 or 404 (expired) a freshly signed one.
             return first.pop() if first else self.tokenized_dataset_link(job_id).url
 
-        callback = download_progress(progress, name)
-        try:
+        with download_progress(progress, name) as callback:
             path, size, digest = download_presigned(
                 self._transport,
                 locate,
@@ -149,8 +149,4 @@ class Tokenization(Resource):
                 lock_timeout=lock_timeout,
                 connections=connections,
             )
-        finally:
-            closer = getattr(callback, "close", None)
-            if closer is not None:
-                closer()
         return DownloadResult(id=job_id, checkpoint_step=None, path=path, size=size, sha256=digest)

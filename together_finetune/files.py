@@ -147,8 +147,7 @@ class Files(Resource):
         """
         path = self._file_path(id, "/content")
         target = Path(os.fspath(output))
-        callback = download_progress(progress, target.name)
-        try:
+        with download_progress(progress, target.name) as callback:
             final, _size, _digest = download_to_file(
                 self._transport,
                 path,
@@ -160,10 +159,6 @@ class Files(Resource):
                 lock_timeout=lock_timeout,
                 connections=connections,
             )
-        finally:
-            closer = getattr(callback, "close", None)
-            if closer is not None:
-                closer()
         return final
 
     def wait_until_processed(

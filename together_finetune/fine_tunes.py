@@ -447,11 +447,13 @@ class FineTunes(Tokenization, JobMetrics):
             plan_model_download,
             resolve_output,
         )
+        from ._transfer.progress import check_progress
         from ._transfer.segments import check_connections
 
         job_id = check_job_id(id)
         check_download_options(checkpoint, checkpoint_step)
         check_connections(connections)
+        check_progress(progress)
         where = resolve_output(output, overwrite=overwrite, extract=extract)
         job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
         plan = plan_model_download(

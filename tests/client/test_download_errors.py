@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
+import importlib.util
 import json
 import os
 import threading
@@ -18,7 +19,7 @@ from typing import Any, Callable, Optional
 import pytest
 from support.data import sha
 
-from together_finetune import Client, DownloadError, RetryPolicy, extract_archive
+from together_finetune import Client, DownloadError, RetryPolicy, TogetherError, extract_archive
 from together_finetune._transfer import pump as stream_engine
 from together_finetune.testing import FakeTogether
 from together_finetune.testing.archive import build_model_archive, model_archive_files
@@ -77,6 +78,31 @@ def test_progress_must_be_a_flag_or_a_callable(
     with pytest.raises(ValueError, match="progress must be"):
         get(client, job_id, tmp_path / "m.bin", progress="yes")
     assert server.requests_to("GET", DOWNLOAD) == []
+
+
+def test_a_bad_progress_is_refused_before_the_job_is_read(
+    server: FakeTogether, client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = completed_job(server)
+    with pytest.raises(ValueError, match="progress must be"):
+        client.fine_tunes.download(job_id, progress="yes")  # the name needs the job
+    with pytest.raises(ValueError, match="progress must be"):
+        client.fine_tunes.download_tokenized_dataset(job_id, output=tmp_path, progress=1)
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util,
+        "find_spec",
+        lambda name, *a: None if name == "tqdm" else real_find_spec(name, *a),
+    )
+    for call in (
+        lambda: client.fine_tunes.download(job_id, progress=True),
+        lambda: client.fine_tunes.download_tokenized_dataset(job_id, progress=True),
+        lambda: client.files.content("file-1", tmp_path / "f.jsonl", progress=True),
+    ):
+        with pytest.raises(TogetherError, match=r"together-finetune\[progress\]"):
+            call()
+    assert server.requests == []
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- resume state left by an earlier call ------------------------------------------------------

@@ -215,8 +215,7 @@ def download_model(
             f"cannot make the output directory {plan.directory}: {exc.strerror or exc}"
         ) from exc
     target = Target(plan.directory, plan.stem, plan.file)
-    callback = download_progress(progress, plan.name)
-    try:
+    with download_progress(progress, plan.name) as callback:
         path, size, digest = stream_download(
             transport,
             plan.path,
@@ -229,10 +228,6 @@ def download_model(
             lock_timeout=lock_timeout,
             connections=connections,
         )
-    finally:
-        closer = getattr(callback, "close", None)
-        if closer is not None:
-            closer()
     result_path = path
     archive: Optional[Path] = path
     if plan.extract_to is not None:

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from typing import Callable, Optional, Union
+from typing import Callable, Iterator, Optional, Union
 
 from ..errors import TogetherError, UploadError
 
-__all__ = ["ProgressCallback", "UploadCounter", "UploadProgress", "download_progress"]
+__all__ = [
+    "ProgressCallback",
+    "UploadCounter",
+    "UploadProgress",
+    "check_progress",
+    "download_progress",
+]
 
 #: ``progress(bytes_done, total)``; ``total`` is ``None`` when the server did not say.
 ProgressCallback = Callable[[int, Optional[int]], None]
@@ -15,37 +22,49 @@ ProgressCallback = Callable[[int, Optional[int]], None]
 UploadProgress = Callable[[int, int], None]
 
 
-def download_progress(
-    progress: Union[bool, ProgressCallback, None], name: str
-) -> Optional[ProgressCallback]:
-    """The callback for a download's ``progress`` argument (``True``: a bar on stderr).
+def check_progress(progress: Union[bool, ProgressCallback, None]) -> None:
+    """Refuse a ``progress`` argument no download can use, before anything is sent.
 
-    A bar has a ``close()`` the caller calls when the download ends.
+    :raises ValueError: not ``True``, ``False``, ``None`` or a callable.
+    :raises TogetherError: ``True`` without tqdm installed (the ``progress`` extra).
     """
-    if progress is None or progress is False:
-        return None
     if progress is True:
-        try:
-            from tqdm.auto import tqdm
-        except ImportError as exc:
+        import importlib.util
+
+        if importlib.util.find_spec("tqdm") is None:
             raise TogetherError(
                 "progress=True needs tqdm: pip install 'together-finetune[progress]'"
-            ) from exc
-        bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=name[:40], leave=True)
-
-        class _Bar:
-            def __call__(self, done: int, total: Optional[int]) -> None:
-                if total is not None and bar.total != total:
-                    bar.total = total
-                bar.update(done - bar.n)
-
-            def close(self) -> None:
-                bar.close()
-
-        return _Bar()
-    if not callable(progress):
+            )
+    elif progress is not None and progress is not False and not callable(progress):
         raise ValueError("progress must be True, False, None or a callable (done, total)")
-    return progress
+
+
+@contextlib.contextmanager
+def download_progress(
+    progress: Union[bool, ProgressCallback, None], name: str
+) -> Iterator[Optional[ProgressCallback]]:
+    """The callback for a download's ``progress`` argument, for the ``with`` block.
+
+    ``True`` draws a tqdm bar on stderr named ``name``, closed when the block ends
+    (however it ends); a callable is used as it is; ``None``/``False`` give ``None``.
+    """
+    check_progress(progress)
+    if progress is not True:
+        yield progress or None
+        return
+    from tqdm.auto import tqdm
+
+    bar = tqdm(unit="B", unit_scale=True, unit_divisor=1024, desc=name[:40], leave=True)
+
+    def update(done: int, total: Optional[int]) -> None:
+        if total is not None and bar.total != total:
+            bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        yield update
+    finally:
+        bar.close()
 
 
 class UploadCounter:
