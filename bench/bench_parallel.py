@@ -9,18 +9,21 @@ Three parts, printed as ratios in one run (results recorded in bench/PARALLEL_RE
 
 1. Capped: the fake caps each connection at ``--cap-mib`` MiB/s (``FakeTogether(throttle=)``,
    as object storage does); a ``--size`` download by this client with ``connections=4`` and
-   with ``connections=1``, by ``curl -o`` (one stream) and by the official SDK.
+   with ``connections=1``, by ``curl -o`` (one stream) and by the official SDK: wall time
+   and CPU per GiB.
 2. Uncapped: CPU seconds (user+sys, ``os.wait4``) per GiB of this client (sha256 included)
-   vs ``curl -o`` plus ``openssl dgst -sha256`` of the same file; and the two ways of
-   hashing a parallel download (one pass over the finished file, the default, or the
-   calling thread hashing the contiguous prefix while the pieces arrive: "hash prefix").
+   vs ``curl -o`` plus ``openssl dgst -sha256`` of the same file. ``ours c=4`` is the
+   default (the way of hashing chosen per run); ``hash after`` (one pass over the finished
+   file) and ``hash prefix`` (the calling thread hashing the contiguous prefix while the
+   pieces arrive) force one way.
 3. Peak RSS (``ru_maxrss`` of the child) for 1 and 4 connections at ``--rss-sizes``.
 
 The fake runs in its own process (``serve`` mode), every downloader in another; runs are
 interleaved and the median of ``--repeat`` is reported. ``--baseline DIR`` runs the same
-script of another checkout as well (``base c=4``, ``base c=1``), for an A/B in one run. The official SDK is taken from
-``--sdk-python`` (an interpreter with ``together`` installed, e.g. a throwaway venv made
-as bench/run.py does); it is skipped with a note when there is none.
+script of another checkout as well (``base c=4``, ``base c=1``), for an A/B in one run.
+The official SDK is taken from ``--sdk-python`` (an interpreter with ``together``
+installed, e.g. a throwaway venv made as bench/run.py does); it is skipped with a note
+when there is none.
 """
 
 from __future__ import annotations
