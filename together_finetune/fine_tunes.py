@@ -16,6 +16,8 @@ from typing import (
     cast,
 )
 
+import attrs
+
 from ._job_metrics import JobMetrics
 from ._polling import Poller
 from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id, job_path
@@ -48,6 +50,7 @@ from .validation import (
     default_lora,
     ensure_within_limits,
     needs_model_limits,
+    price_request_problems,
 )
 
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
@@ -269,15 +272,6 @@ class FineTunes(Tokenization, JobMetrics):
 
         :raises ValueError: an argument is invalid (nothing was sent).
         """
-        for name, value, low in (("n_epochs", n_epochs, 1), ("n_evals", n_evals, 0)):
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < low
-            ):
-                raise ValueError(f"{name}: must be an integer >= {low}, got {value!r}")
-        if isinstance(training_type, LoRATraining) and training_type.lora_r is None:
-            # As create() sends it: the model's default rank (8 without a model).
-            limits = self._cached_limits(model, timeout) if model else None
-            training_type = default_lora(training_type, limits)
         request = PriceEstimateRequest(
             training_file=check_file_id(training_file, "training_file"),
             model=model,
@@ -292,6 +286,14 @@ class FineTunes(Tokenization, JobMetrics):
             training_method=training_method,
             from_checkpoint=from_checkpoint,
         )
+        problems = price_request_problems(request)
+        if problems:
+            raise ValueError("invalid price-estimate arguments:\n  - " + "\n  - ".join(problems))
+        lora = request.training_type
+        if isinstance(lora, LoRATraining) and lora.lora_r is None:
+            # As create() sends it: the model's default rank (8 without a model).
+            limits = self._cached_limits(model, timeout) if model else None
+            request = attrs.evolve(request, training_type=default_lora(lora, limits))
         return cast(
             "PriceEstimate",
             self._call(

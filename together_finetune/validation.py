@@ -7,6 +7,7 @@ and report every problem at once, each naming the argument and what it allows.
 from __future__ import annotations
 
 import math
+import typing
 from typing import Any, Dict, List, Literal, Mapping, Optional, Tuple, Union
 
 import attrs
@@ -21,6 +22,7 @@ from .models import (
     LinearLRScheduler,
     LoRATraining,
     ModelLimits,
+    PriceEstimateRequest,
     TrainingMethod,
 )
 
@@ -36,6 +38,8 @@ __all__ = [
     "default_lora",
     "ensure_within_limits",
     "needs_model_limits",
+    "price_request_problems",
+    "type_problems",
     "validate_create_request",
 ]
 
@@ -243,7 +247,92 @@ def _check(
             problems.append(f"suffix: must be a string, got {suffix!r}")
         elif len(suffix) > MAX_SUFFIX_LENGTH:
             problems.append(f"suffix: at most {MAX_SUFFIX_LENGTH} characters, got {len(suffix)}")
-    return method, problems
+    return method, _with_type_problems(problems, r)
+
+
+def price_request_problems(request: PriceEstimateRequest) -> List[str]:
+    """Every problem with a price-estimate request, as ``"<argument>: ..."`` lines."""
+    problems: List[str] = []
+    for name, value, low in (("n_epochs", request.n_epochs, 1), ("n_evals", request.n_evals, 0)):
+        if value is not None and not (_is_int(value) and value >= low):
+            problems.append(f"{name}: must be an integer >= {low}, got {value!r}")
+    for name in ("model", "from_checkpoint"):
+        value = getattr(request, name)
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            problems.append(f"{name}: must be a non-empty string, got {value!r}")
+    return _with_type_problems(problems, request)
+
+
+def _with_type_problems(problems: List[str], request: Any) -> List[str]:
+    """``problems`` and the type problems of the arguments they do not name already."""
+    named = {problem.split(":", 1)[0] for problem in problems}
+    return problems + [p for p in type_problems(request) if p.split(":", 1)[0] not in named]
+
+
+def type_problems(value: Any) -> List[str]:
+    """The fields of an attrs object (and of the attrs objects in it) whose value does not
+    have the declared type, as ``"<field>: must be <type>, got <value>"`` lines.
+
+    ``None`` passes for every optional field. A field kept out of the repr (a secret)
+    is shown by its value's type only.
+    """
+    problems: List[str] = []
+    hints = _type_hints(type(value))
+    for field in attrs.fields(type(value)):
+        item = getattr(value, field.name)
+        expected = hints[field.name]
+        if not _has_type(item, expected):
+            shown = type(item).__name__ if field.repr is False else repr(item)
+            problems.append(f"{field.name}: must be {_describe(expected)}, got {shown}")
+        elif attrs.has(type(item)):
+            problems.extend(type_problems(item))
+    return problems
+
+
+_HINTS: Dict[type, Dict[str, Any]] = {}
+
+
+def _type_hints(cls: type) -> Dict[str, Any]:
+    hints = _HINTS.get(cls)
+    if hints is None:
+        hints = _HINTS[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+def _has_type(value: object, expected: Any) -> bool:
+    origin = typing.get_origin(expected)
+    if expected is Any:
+        return True
+    if origin is Union:
+        return any(_has_type(value, option) for option in typing.get_args(expected))
+    if origin is Literal:
+        return any(type(value) is type(v) and value == v for v in typing.get_args(expected))
+    if origin is not None:  # Dict[...], List[...]: the container's type is enough here
+        return isinstance(value, origin)
+    if expected is type(None):
+        return value is None
+    if expected is int:
+        return _is_int(value)
+    if expected is float:
+        return _is_number(value)
+    return isinstance(value, expected)
+
+
+def _describe(expected: Any) -> str:
+    origin = typing.get_origin(expected)
+    if origin is Union:
+        # The Unknown* variants carry what a newer server sends; they are not advertised.
+        options = [o for o in typing.get_args(expected) if o is not type(None)]
+        shown = [o for o in options if not getattr(o, "__name__", "").startswith("Unknown")]
+        return " or ".join(_describe(option) for option in shown)
+    if origin is Literal:
+        return " or ".join(repr(v) for v in typing.get_args(expected))
+    names = {str: "a string", int: "an integer", float: "a number", bool: "True or False"}
+    if expected in names:
+        return names[expected]
+    if origin is not None:
+        return f"a {origin.__name__}"
+    return f"{expected.__name__}(...)"
 
 
 def _check_early_stopping(

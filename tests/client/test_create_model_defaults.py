@@ -73,6 +73,36 @@ def test_train_vision_on_a_model_without_vision_is_refused_before_sending(
     assert server.requests_to("POST", "/fine-tunes") == []
 
 
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("training_type", "lora"),
+        ("training_method", "sft"),
+        ("lr_scheduler", "cosine"),
+        ("multimodal_params", "vision"),
+        ("packing", "yes"),
+        ("wandb_name", 5),
+    ],
+)
+def test_arguments_of_the_wrong_type_are_refused_before_anything_is_sent(
+    client: Client, server: FakeTogether, argument: str, value: Any
+) -> None:
+    with pytest.raises(ValueError, match=rf"(?m)^  - {argument}: must be "):
+        client.fine_tunes.create(training_file="file-1", model=MODEL, **{argument: value})
+    assert server.requests == []
+
+
+def test_a_bad_argument_stops_create_before_the_limits_are_read(
+    client: Client, server: FakeTogether
+) -> None:
+    # LoRATraining() alone reads the model's limits for its default rank.
+    with pytest.raises(ValueError, match=r"(?m)^  - suffix: must be a string"):
+        client.fine_tunes.create(
+            training_file="file-1", model=MODEL, training_type=LoRATraining(), suffix=7
+        )
+    assert server.requests == []
+
+
 def test_early_stopping_and_gradient_accumulation_are_sent(
     client: Client, server: FakeTogether
 ) -> None:

@@ -188,12 +188,21 @@ def test_estimate_price_malformed_answer(server: FakeTogether, client: Client) -
         {"training_file": "data.jsonl"},
         {"training_file": "file-abc", "n_epochs": 0},
         {"training_file": "file-abc", "n_evals": -1},
+        {"training_file": "file-abc", "model": 5},
+        {"training_file": "file-abc", "from_checkpoint": ""},
+        {"training_file": "file-abc", "model": MODEL, "training_type": "lora"},
+        {"training_file": "file-abc", "model": MODEL, "training_method": "sft"},
+        {"training_file": "file-abc", "model": MODEL, "training_type": LoRATraining(lora_r="8")},
     ],
 )
 def test_estimate_price_checks_arguments_before_sending(
     server: FakeTogether, client: Client, kwargs: dict[str, Any]
 ) -> None:
-    with pytest.raises(ValueError, match=f"^{list(kwargs)[-1]}\\b"):  # names the argument
+    name = list(kwargs)[-1]
+    if isinstance(kwargs[name], LoRATraining):
+        name = "lora_r"
+    # Each problem on a line of its own, naming the argument (a bad file ID on its own).
+    with pytest.raises(ValueError, match=rf"(?m)^(  - )?{name}\b"):
         client.fine_tunes.estimate_price(**kwargs)
     assert server.requests == []
 

@@ -19,6 +19,7 @@ from together_finetune import (
     LinearLRScheduler,
     LoRATraining,
     ModelLimits,
+    MultimodalParams,
     TrainingLimits,
     UnknownTrainingMethod,
 )
@@ -109,6 +110,20 @@ RULES: list[tuple[dict[str, Any], str, str]] = [
     ({"suffix": "x" * 65}, "suffix", "at most 64"),
     ({"max_seq_length": 0}, "max_seq_length", ">= 1"),
     ({"random_seed": "42"}, "random_seed", "integer"),
+    # Every other field is checked against its declared type (nested objects too).
+    ({"training_type": "lora"}, "training_type", "FullTraining(...) or LoRATraining(...)"),
+    ({"training_method": "sft"}, "training_method", "SFT(...) or DPO(...)"),
+    ({"lr_scheduler": "cosine"}, "lr_scheduler", "CosineLRScheduler(...)"),
+    ({"multimodal_params": {"train_vision": True}}, "multimodal_params", "MultimodalParams"),
+    ({"multimodal_params": MultimodalParams(train_vision="yes")}, "train_vision", "True or False"),  # type: ignore[arg-type]
+    ({"packing": "yes"}, "packing", "True or False"),
+    ({"wandb_name": 5}, "wandb_name", "a string"),
+    ({"hf_model_revision": ["main"]}, "hf_model_revision", "a string"),
+    (
+        {"training_type": LoRATraining(lora_r=8, lora_trainable_modules=["q_proj"])},  # type: ignore[arg-type]
+        "lora_trainable_modules",
+        "a string",
+    ),
 ]
 
 
@@ -122,6 +137,20 @@ def test_rule(fields: dict[str, Any], argument: str, allowed: str) -> None:
     assert allowed in found[0]
     with pytest.raises(ValueError, match="invalid fine-tune arguments"):
         validate_create_request(request(**fields))
+
+
+def test_a_secret_of_the_wrong_type_is_named_by_its_type_only() -> None:
+    found = problems(hf_api_token=b"hf_secret_value", wandb_api_key=["wandb-secret-value"])
+    assert found == [
+        "hf_api_token: must be a string, got bytes",
+        "wandb_api_key: must be a string, got list",
+    ]
+
+
+def test_the_variants_for_newer_server_values_are_accepted_but_not_advertised() -> None:
+    assert problems(training_method=UnknownTrainingMethod(method="orpo")) == []
+    (found,) = problems(training_method=3)
+    assert "Unknown" not in found
 
 
 def test_continuing_from_a_checkpoint_needs_no_model() -> None:
