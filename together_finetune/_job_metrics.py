@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, ca
 
 from ._extras import require
 from ._metrics import metric_params, metrics_frame
-from ._plot import draw
+from ._plot import check_plot_arguments, draw
 from ._resource import Resource, job_path
 from .transport import Timeout
 
@@ -102,6 +102,7 @@ class JobMetrics(Resource):
         :raises ImportError: matplotlib is not installed (checked before anything is sent).
         """
         require("matplotlib", extra="plot", feature="plot_metrics")
+        check_plot_arguments(ax, metrics)
         filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
         rows = self._metric_rows(id, filters, timeout)
         return draw(rows, ax, metrics=metrics, title=f"{id} loss" if metrics is None else id)

@@ -7,6 +7,7 @@ matplotlib is imported only when a plot is drawn. A file is drawn on a bare
 from __future__ import annotations
 
 import os
+from collections import abc
 from typing import TYPE_CHECKING, Any, Mapping, Optional, Sequence, Union
 
 from ._extras import require
@@ -17,6 +18,18 @@ if TYPE_CHECKING:  # pragma: no cover - matplotlib is an optional extra
 
 #: The file types ``save_plot`` writes, by suffix.
 FORMATS = {".png": "png", ".svg": "svg"}
+
+
+def check_plot_arguments(ax: Any, metrics: Any) -> None:
+    """Raise ``ValueError`` for an ``ax`` or ``metrics`` no plot can use (before sending)."""
+    if ax is not None and not callable(getattr(ax, "plot", None)):
+        raise ValueError(f"ax must be a matplotlib Axes or None, got {ax!r}")
+    if metrics is not None and (
+        isinstance(metrics, (str, bytes))
+        or not isinstance(metrics, abc.Sequence)
+        or not all(isinstance(name, str) and name for name in metrics)
+    ):
+        raise ValueError(f"metrics must be a list of metric names or None, got {metrics!r}")
 
 
 def draw(

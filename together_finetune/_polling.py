@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Generator, Hashable, Iterator, List, Optional, Tuple
 
-from ._resource import check_job_id
+from ._resource import check_callback, check_flag, check_job_id
 from .errors import FineTuneFailedError, WaitTimeoutError
 from .models import FineTune, FineTuneEvent
 
@@ -49,6 +49,9 @@ class Poller:
     ) -> FineTune:
         """Poll until the job is terminal; see :meth:`FineTunes.wait`."""
         check_job_id(id)
+        check_callback(on_event, "on_event")
+        check_callback(on_update, "on_update")
+        check_flag(raise_on_failure, "raise_on_failure")
         events: List[FineTuneEvent] = []
         for job, new_events in self.poll(id, poll_interval, timeout, on_event is not None):
             for event in new_events:

@@ -16,7 +16,14 @@ from pathlib import Path
 from typing import Callable, List, Literal, Optional, Union, cast
 
 from ._polling import Deadline, check_poll_interval
-from ._resource import FILE_ID_PREFIX, Resource, check_file_id, path_segment
+from ._resource import (
+    FILE_ID_PREFIX,
+    Resource,
+    check_callback,
+    check_file_id,
+    check_flag,
+    path_segment,
+)
 from ._transfer.fetch import download_to_file
 from ._transfer.progress import ProgressCallback, UploadCounter, download_progress
 from ._transfer.progress import UploadProgress as UploadProgress  # importable as before
@@ -146,6 +153,7 @@ class Files(Resource):
             does not, or the download could not be completed.
         """
         path = self._file_path(id, "/content")
+        check_flag(overwrite, "overwrite")
         target = Path(os.fspath(output))
         with download_progress(progress, target.name) as callback:
             final, _size, _digest = download_to_file(
@@ -239,6 +247,8 @@ class Files(Resource):
         source = Path(os.fspath(path))
         if if_exists not in ("return", "error"):
             raise ValueError(f"if_exists must be 'return' or 'error', got {if_exists!r}")
+        check_callback(progress, "progress")
+        check_flag(check, "check")
         if not isinstance(purpose, str) or not purpose.strip():
             raise ValueError(f"purpose must be a non-empty string, got {purpose!r}")
         if file_type is None:

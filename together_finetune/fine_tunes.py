@@ -20,7 +20,7 @@ import attrs
 
 from ._job_metrics import JobMetrics
 from ._polling import Poller
-from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id, job_path
+from ._resource import JOB_ID_PREFIX, check_file_id, check_flag, check_job_id, job_path
 from ._tokenization import Tokenization
 from ._transfer.progress import ProgressCallback
 from .converter import encode
@@ -43,7 +43,7 @@ from .models import (
     TrainingMethod,
     TrainingType,
 )
-from .transport import Timeout, Transport
+from .transport import Timeout, Transport, normalize_timeout
 from .validation import (
     apply_model_defaults,
     build_create_request,
@@ -171,6 +171,9 @@ class FineTunes(Tokenization, JobMetrics):
         Reads the model's limits (once per model per client) when the body depends on
         them (``LoRATraining()`` without a rank, ``train_vision=True``) or to check them.
         """
+        check_flag(check_limits, "check_limits")
+        if timeout is not None:
+            normalize_timeout(timeout)
         request = build_create_request(**arguments)
         limits = None
         if request.model is not None and (check_limits or needs_model_limits(request)):
@@ -442,6 +445,7 @@ class FineTunes(Tokenization, JobMetrics):
         :raises DownloadError: the download could not be completed.
         """
         # The engine loads requests: imported on first use, like the transport does.
+        from ._transfer.lock import check_lock_timeout
         from ._transfer.model import (
             check_download_options,
             download_model,
@@ -456,8 +460,14 @@ class FineTunes(Tokenization, JobMetrics):
         check_download_options(checkpoint, checkpoint_step)
         check_connections(connections)
         check_progress(progress)
+        check_lock_timeout(lock_timeout)
+        check_flag(overwrite, "overwrite")
+        check_flag(extract, "extract")
+        check_flag(keep_archive, "keep_archive")
+        if timeout is not None:
+            normalize_timeout(timeout)
         where = resolve_output(output, overwrite=overwrite, extract=extract)
-        job = self.retrieve(job_id) if needs_job(checkpoint, where) else None
+        job = self.retrieve(job_id, timeout=timeout) if needs_job(checkpoint, where) else None
         plan = plan_model_download(
             job_id,
             job,

@@ -19,12 +19,22 @@ from typing import IO, Any, Callable, Dict, Optional
 
 from ..errors import DownloadError
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "TargetLock"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "TargetLock", "check_lock_timeout"]
 
 #: Seconds a download waits for another download of the same target.
 DEFAULT_LOCK_TIMEOUT = 300.0
 #: Where the record starts in the lock file (Windows locks byte 0 only).
 _RECORD_AT = 16
+
+
+def check_lock_timeout(timeout: float) -> None:
+    """Raise ``ValueError`` unless ``timeout`` is a number of seconds >= 0."""
+    if (
+        not isinstance(timeout, (int, float))
+        or isinstance(timeout, bool)
+        or not timeout >= 0  # NaN too
+    ):
+        raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {timeout!r}")
 
 
 class TargetLock:
@@ -36,8 +46,7 @@ class TargetLock:
     """
 
     def __init__(self, path: Path, *, timeout: float, sleep: Callable[[float], None]) -> None:
-        if not timeout >= 0:
-            raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {timeout!r}")
+        check_lock_timeout(timeout)
         self.path = path.with_name(path.name + ".lock")
         self.timeout = timeout
         self.sleep = sleep
