@@ -308,6 +308,42 @@ def test_a_file_that_changed_size_is_started_over(
     assert result.path.read_bytes() == other
 
 
+def test_a_finished_part_is_confirmed_with_the_server_before_it_is_kept(
+    server: FakeTogether, client: Client, job: str, data: bytes, tmp_path: Path
+) -> None:
+    # Every piece on disk, stopped before the rename (as Ctrl-C at the very end does).
+    with pytest.raises(Interrupted):
+        download(client, job, tmp_path / "m.bin", connections=4, progress=_interrupt_at(SIZE))
+    assert (tmp_path / "m.bin.part").stat().st_size == SIZE
+    before = len(gets(server))
+    sent = server.download_bytes_sent
+    result = download(client, job, tmp_path / "m.bin", connections=4)
+    assert result.path.read_bytes() == data
+    assert result.sha256 == sha(data)
+    assert ranges(server)[before:] == [f"bytes={SIZE - 1}-{SIZE - 1}"]  # one byte asked
+    assert server.download_bytes_sent - sent == 1
+
+
+def test_a_finished_part_of_a_file_that_changed_is_started_over(
+    server: FakeTogether, client: Client, job: str, tmp_path: Path
+) -> None:
+    with pytest.raises(Interrupted):
+        download(client, job, tmp_path / "m.bin", connections=4, progress=_interrupt_at(SIZE))
+    for other, etag in ((os.urandom(SIZE // 2), '"v2"'), (os.urandom(SIZE), '"v3"')):
+        server.set_download(job, data=other, etag=etag)
+        result = download(client, job, tmp_path / "m.bin", connections=4, overwrite=True)
+        assert result.path.read_bytes() == other
+        with pytest.raises(Interrupted):  # leave a finished part of this version behind
+            download(
+                client,
+                job,
+                tmp_path / "m.bin",
+                connections=4,
+                overwrite=True,
+                progress=_interrupt_at(len(other)),
+            )
+
+
 def _interrupt_at(done_at_least: int) -> Callable[[int, Optional[int]], None]:
     def progress(done: int, total: Optional[int]) -> None:
         if done >= done_at_least:

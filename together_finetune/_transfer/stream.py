@@ -306,25 +306,34 @@ class Stream:
         assert self.total is not None
         assert self.validator
         first = next((p for p in self.pieces if p.pos < p.end), None)
-        response = None
-        if first is not None:
-            headers = {
-                "Accept-Encoding": "identity",
-                "Range": f"bytes={first.pos}-{first.end - 1}",
-                "If-Range": self.validator,
-            }
-            try:
-                response = self._open(headers)
-            except Failure as failed:
-                error = failed.error
-                if isinstance(error, APIStatusError) and error.status_code == 416:
-                    self._changed("the server cannot serve the rest of the file (416)")
-                if self._expired(error):
-                    raise Failure(error, retryable=True, what=failed.what) from failed.__cause__
-                raise
-            if response.status_code != 206:
-                response.close()
-                self._changed("the file changed on the server since the partial download")
+        # The first missing piece; when every piece is on disk (an earlier run stopped
+        # before the rename), the last byte, so that the server still confirms that the
+        # file on disk is the version it serves.
+        start, end = (first.pos, first.end - 1) if first else (self.total - 1, self.total - 1)
+        headers = {
+            "Accept-Encoding": "identity",
+            "Range": f"bytes={start}-{end}",
+            "If-Range": self.validator,
+        }
+        try:
+            response: Optional[requests.Response] = self._open(headers)
+        except Failure as failed:
+            error = failed.error
+            if isinstance(error, APIStatusError) and error.status_code == 416:
+                self._changed("the server cannot serve the rest of the file (416)")
+            if self._expired(error):
+                raise Failure(error, retryable=True, what=failed.what) from failed.__cause__
+            raise
+        assert response is not None
+        if response.status_code != 206:
+            response.close()
+            self._changed("the file changed on the server since the partial download")
+        if first is None:
+            found = content_range(response.headers)
+            response.close()
+            response = None
+            if found is None or found[2] != self.total:
+                self._changed("the file on the server is no longer the one on disk")
         self._run_pieces(response)
 
     def _run_pieces(self, first: Optional[requests.Response]) -> None:
