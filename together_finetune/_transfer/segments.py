@@ -51,6 +51,7 @@ __all__ = [
     "pieces_from_notes",
     "plan_pieces",
     "preallocate",
+    "resume_range",
 ]
 
 #: Connections used by default for a file of at least :data:`AUTO_THRESHOLD` bytes.
@@ -149,6 +150,19 @@ def pieces_from_notes(notes: Any, total: Optional[int]) -> Optional[List[Piece]]
         pieces.append(Piece(start, end, pos))
         expected = end
     return pieces if expected == total else None
+
+
+def resume_range(pieces: List[Piece], total: int) -> Tuple[Optional[Piece], str]:
+    """The first unfinished piece and the ``Range`` that resumes it.
+
+    When every piece is on disk (an earlier run stopped before the rename), ``None``
+    and the file's last byte: asked with ``If-Range``, the answer still confirms that
+    the server serves the version on disk.
+    """
+    first = next((p for p in pieces if p.pos < p.end), None)
+    if first is None:
+        return None, f"bytes={total - 1}-{total - 1}"
+    return first, f"bytes={first.pos}-{first.end - 1}"
 
 
 class _FileChanged(Exception):

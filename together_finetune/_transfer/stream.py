@@ -35,6 +35,7 @@ from .segments import (
     pieces_from_notes,
     plan_pieces,
     preallocate,
+    resume_range,
 )
 from .target import (
     Target,
@@ -305,16 +306,8 @@ class Stream:
         assert self.pieces is not None
         assert self.total is not None
         assert self.validator
-        first = next((p for p in self.pieces if p.pos < p.end), None)
-        # The first missing piece; when every piece is on disk (an earlier run stopped
-        # before the rename), the last byte, so that the server still confirms that the
-        # file on disk is the version it serves.
-        start, end = (first.pos, first.end - 1) if first else (self.total - 1, self.total - 1)
-        headers = {
-            "Accept-Encoding": "identity",
-            "Range": f"bytes={start}-{end}",
-            "If-Range": self.validator,
-        }
+        first, wanted = resume_range(self.pieces, self.total)
+        headers = {"Accept-Encoding": "identity", "Range": wanted, "If-Range": self.validator}
         try:
             response: Optional[requests.Response] = self._open(headers)
         except Failure as failed:
