@@ -169,7 +169,9 @@ def test_the_api_key_never_reaches_the_storage_host(
     assert all(request.header("Authorization") is None for request in server.storage.requests)
 
 
-@pytest.mark.parametrize("name", ["../../escape.tar.zst", "/etc/passwd", "a/../.hidden"])
+@pytest.mark.parametrize(
+    "name", ["../../escape.tar.zst", "/etc/passwd", "a/../.hidden", "..", ".", "..."]
+)
 def test_a_server_file_name_cannot_leave_the_directory(
     client: Client, server: FakeTogether, job_id: str, tmp_path: Path, name: str
 ) -> None:

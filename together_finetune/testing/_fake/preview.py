@@ -150,7 +150,12 @@ class Tokenization(Routes):
         folder = f"/tokenized/{secrets.token_hex(8)}/"
         # Storage matches the decoded path; the URL carries the name percent-encoded.
         self._storage.register(folder + filename, spec)
-        path = folder + quote(filename, safe="")
+        # A name of dots alone is percent-encoded too, or clients would take it for a
+        # dot segment of the path.
+        encoded = quote(filename, safe="")
+        if set(filename) == {"."}:
+            encoded = "%2E" * len(filename)
+        path = folder + encoded
         expires = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=URL_LIFETIME_SECONDS)
         signature = secrets.token_hex(8)
         return 200, {
