@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections import abc
 from types import TracebackType
 from typing import TYPE_CHECKING, Callable, Mapping, Optional
 from urllib.parse import urlsplit
@@ -29,6 +30,41 @@ def _resolve_base_url(base_url: Optional[str]) -> str:
         # Other Together SDKs take the bare host; the API lives under /v1.
         url = url.rstrip("/") + "/v1"
     return url.rstrip("/")
+
+
+def _check_options(
+    *,
+    api_key: object,
+    base_url: object,
+    retry: object,
+    default_headers: object,
+    sleep: object,
+    clock: object,
+    pool_maxsize: object,
+    allow_insecure_http: object,
+) -> None:
+    """Raise ``ValueError`` for a client option of the wrong type (the key never shown)."""
+    if api_key is not None and not isinstance(api_key, str):
+        raise ValueError(f"api_key must be a string, got {type(api_key).__name__}")
+    if base_url is not None and not isinstance(base_url, str):
+        raise ValueError(f"base_url must be a string, got {base_url!r}")
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise ValueError(f"retry must be a RetryPolicy, got {retry!r}")
+    if default_headers is not None:
+        # Header values may hold credentials: only the names are shown.
+        if not isinstance(default_headers, abc.Mapping):
+            kind = type(default_headers).__name__
+            raise ValueError(f"default_headers must be a mapping, got {kind}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in default_headers.items()):
+            names = list(default_headers)
+            raise ValueError(f"default_headers must map strings to strings, got {names!r}")
+    for name, value in (("sleep", sleep), ("clock", clock)):
+        if not callable(value):
+            raise ValueError(f"{name} must be a callable, got {value!r}")
+    if not isinstance(pool_maxsize, int) or isinstance(pool_maxsize, bool) or pool_maxsize < 1:
+        raise ValueError(f"pool_maxsize must be an integer >= 1, got {pool_maxsize!r}")
+    if not isinstance(allow_insecure_http, bool):
+        raise ValueError(f"allow_insecure_http must be True or False, got {allow_insecure_http!r}")
 
 
 class Client:
@@ -73,6 +109,16 @@ class Client:
         pool_maxsize: int = 32,
         allow_insecure_http: bool = False,
     ) -> None:
+        _check_options(
+            api_key=api_key,
+            base_url=base_url,
+            retry=retry,
+            default_headers=default_headers,
+            sleep=sleep,
+            clock=clock,
+            pool_maxsize=pool_maxsize,
+            allow_insecure_http=allow_insecure_http,
+        )
         key = api_key if api_key is not None else os.environ.get("TOGETHER_API_KEY")
         if not key or not key.strip():
             raise TogetherError(

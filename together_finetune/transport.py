@@ -64,6 +64,21 @@ RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _NOT_ACTED_STATUSES = frozenset({429, 503})
 
 
+def _count(_policy: object, attribute: attrs.Attribute[int], value: object) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError(f"{attribute.name} must be an integer >= 0, got {value!r}")
+
+
+def _seconds(_policy: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
+        raise ValueError(f"{attribute.name} must be a number of seconds >= 0, got {value!r}")
+
+
+def _fraction(_policy: object, attribute: attrs.Attribute[float], value: object) -> None:
+    if not isinstance(value, (int, float)) or isinstance(value, bool) or not 0 <= value <= 1:
+        raise ValueError(f"{attribute.name} must be a number from 0 to 1, got {value!r}")
+
+
 @attrs.frozen
 class RetryPolicy:
     """How requests are retried.
@@ -78,14 +93,12 @@ class RetryPolicy:
         download gives up (reset whenever new bytes arrive).
     """
 
-    max_retries: int = attrs.field(default=2, validator=attrs.validators.ge(0))
-    initial_delay: float = attrs.field(default=0.5, validator=attrs.validators.ge(0))
-    max_delay: float = attrs.field(default=8.0, validator=attrs.validators.ge(0))
-    jitter: float = attrs.field(
-        default=0.25, validator=[attrs.validators.ge(0), attrs.validators.le(1)]
-    )
-    max_retry_after: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
-    download_resume_attempts: int = attrs.field(default=5, validator=attrs.validators.ge(0))
+    max_retries: int = attrs.field(default=2, validator=_count)
+    initial_delay: float = attrs.field(default=0.5, validator=_seconds)
+    max_delay: float = attrs.field(default=8.0, validator=_seconds)
+    jitter: float = attrs.field(default=0.25, validator=_fraction)
+    max_retry_after: float = attrs.field(default=60.0, validator=_seconds)
+    download_resume_attempts: int = attrs.field(default=5, validator=_count)
 
     def backoff(self, retry_number: int, rand: Optional[float] = None) -> float:
         """Seconds to wait before retry number ``retry_number`` (1-based), with jitter."""

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from support.data import write_jsonl
 
-from together_finetune import Client, FineTuneRequest
+from together_finetune import Client, FineTuneRequest, RetryPolicy
 from together_finetune.files import Files
 from together_finetune.fine_tunes import FineTunes
 from together_finetune.testing import FakeTogether
@@ -122,3 +122,42 @@ def test_a_string_is_not_a_flag(server: FakeTogether, client: Client, tmp_path: 
     with pytest.raises(ValueError, match=r"^on_event must be a callable or None, got 'print'$"):
         client.fine_tunes.wait(server.add_job()["id"], on_event="print")  # type: ignore[arg-type]
     assert server.requests == []
+
+
+CLIENT_OPTIONS = [name for name in inspect.signature(Client).parameters if name not in ("self",)]
+
+
+@pytest.mark.parametrize("option", CLIENT_OPTIONS)
+def test_a_client_option_of_the_wrong_type_is_refused_at_once(option: str) -> None:
+    options: dict[str, Any] = {"api_key": "key-for-tests", "base_url": "http://127.0.0.1:9/v1"}
+    options[option] = Unusable()
+    with pytest.raises(ValueError, match=f"^{option} must be "):
+        Client(**options)
+
+
+def test_a_client_option_error_never_shows_a_secret() -> None:
+    with pytest.raises(ValueError, match=r"^api_key must be a string, got bytes$") as caught:
+        Client(api_key=b"sk-very-secret")  # type: ignore[arg-type]
+    assert "secret" not in str(caught.value)
+    with pytest.raises(ValueError, match="got") as caught:
+        Client(api_key="k", default_headers={"X-Token": b"tok-very-secret"})  # type: ignore[dict-item]
+    assert "X-Token" in str(caught.value)
+    assert "secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("max_retries", "3"),
+        ("max_retries", -1),
+        ("max_retries", True),
+        ("download_resume_attempts", 2.5),
+        ("initial_delay", "0.5"),
+        ("max_delay", float("nan")),
+        ("jitter", 1.5),
+        ("max_retry_after", -1),
+    ],
+)
+def test_a_retry_policy_of_the_wrong_type_or_range_is_refused(field: str, value: Any) -> None:
+    with pytest.raises(ValueError, match=f"^{field} must be "):
+        RetryPolicy(**{field: value})
