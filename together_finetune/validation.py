@@ -157,8 +157,7 @@ def _check(
     r = request
 
     def need_int(name: str, value: object, low: int) -> None:
-        if value is not None and not (_is_int(value) and value >= low):  # type: ignore[operator]
-            problems.append(f"{name}: must be an integer >= {low}, got {value!r}")
+        problems.extend(_int_problems(name, value, low))
 
     def need_range(
         name: str,
@@ -197,9 +196,7 @@ def _check(
             "model / from_checkpoint: give exactly one (model to start a new job, "
             "from_checkpoint to continue one)"
         )
-    for name, value in (("model", r.model), ("from_checkpoint", r.from_checkpoint)):
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            problems.append(f"{name}: must be a non-empty string, got {value!r}")
+    problems += _name_problems(r)
     if r.from_hf_model is not None and r.model is None:
         problems.append("from_hf_model: needs model (the base architecture it is close to)")
     need_int("n_epochs", r.n_epochs, 1)
@@ -252,15 +249,26 @@ def _check(
 
 def price_request_problems(request: PriceEstimateRequest) -> List[str]:
     """Every problem with a price-estimate request, as ``"<argument>: ..."`` lines."""
-    problems: List[str] = []
-    for name, value, low in (("n_epochs", request.n_epochs, 1), ("n_evals", request.n_evals, 0)):
-        if value is not None and not (_is_int(value) and value >= low):
-            problems.append(f"{name}: must be an integer >= {low}, got {value!r}")
-    for name in ("model", "from_checkpoint"):
-        value = getattr(request, name)
-        if value is not None and (not isinstance(value, str) or not value.strip()):
-            problems.append(f"{name}: must be a non-empty string, got {value!r}")
+    problems = _int_problems("n_epochs", request.n_epochs, 1)
+    problems += _int_problems("n_evals", request.n_evals, 0)
+    problems += _name_problems(request)
     return _with_type_problems(problems, request)
+
+
+def _int_problems(name: str, value: object, low: int) -> List[str]:
+    """The problem with an optional integer argument that must be at least ``low``."""
+    if value is None or (_is_int(value) and value >= low):  # type: ignore[operator]
+        return []
+    return [f"{name}: must be an integer >= {low}, got {value!r}"]
+
+
+def _name_problems(request: Union[FineTuneRequest, PriceEstimateRequest]) -> List[str]:
+    """The problems with ``model`` and ``from_checkpoint``: non-empty strings when given."""
+    return [
+        f"{name}: must be a non-empty string, got {value!r}"
+        for name, value in (("model", request.model), ("from_checkpoint", request.from_checkpoint))
+        if value is not None and (not isinstance(value, str) or not value.strip())
+    ]
 
 
 def _with_type_problems(problems: List[str], request: Any) -> List[str]:
