@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Callable, Dict, Generator, Hashable, Iterator, List, Optional, Tuple
 
-from ._resource import check_callback, check_flag, check_job_id
+from ._checks import check_callback, check_flag, check_seconds
+from ._resource import check_job_id
 from .errors import FineTuneFailedError, WaitTimeoutError
 from .models import FineTune, FineTuneEvent
 
@@ -115,10 +116,8 @@ class Deadline:
     """The end of a wait of ``timeout`` seconds (``None``: no end) on ``clock``."""
 
     def __init__(self, clock: Callable[[], float], timeout: Optional[float]) -> None:
-        if timeout is not None and (
-            not isinstance(timeout, (int, float)) or isinstance(timeout, bool) or timeout < 0
-        ):
-            raise ValueError(f"timeout must be a number of seconds >= 0, got {timeout!r}")
+        if timeout is not None:
+            check_seconds(timeout, "timeout")
         self.clock = clock
         self.at = None if timeout is None else clock() + timeout
 

@@ -18,22 +18,6 @@ T = TypeVar("T")
 _FORBIDDEN_IN_ID = frozenset("/?#%\\")
 
 
-def check_flag(value: Any, what: str) -> None:
-    """Raise ``ValueError`` unless ``value`` is ``True`` or ``False``.
-
-    A truthy stand-in such as the string ``"false"`` would turn an option on (say,
-    ``overwrite``), so flags take booleans only.
-    """
-    if not isinstance(value, bool):
-        raise ValueError(f"{what} must be True or False, got {value!r}")
-
-
-def check_callback(value: Any, what: str) -> None:
-    """Raise ``ValueError`` unless ``value`` is ``None`` or callable (checked before sending)."""
-    if value is not None and not callable(value):
-        raise ValueError(f"{what} must be a callable or None, got {value!r}")
-
-
 def check_id(value: Any, *, prefix: str, what: str) -> str:
     """Return ``value`` if it looks like an ID with ``prefix``; raise ``ValueError`` otherwise.
 

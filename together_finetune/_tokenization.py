@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, Optional, Union, cast
 
-from ._resource import Resource, check_file_id, check_flag, check_job_id, job_path
+from ._checks import check_flag, check_seconds
+from ._resource import Resource, check_file_id, check_job_id, job_path
 from ._transfer.progress import ProgressCallback
 from .models import DownloadResult, TokenizationPreview, TokenizedDatasetLink
 from .transport import Timeout
@@ -117,7 +118,6 @@ class Tokenization(Resource):
         :raises DownloadError: the download could not be completed.
         """
         # The engines load requests: imported on first use, like the transport does.
-        from ._transfer.lock import check_lock_timeout
         from ._transfer.model import resolve_output
         from ._transfer.presigned import download_presigned, safe_filename
         from ._transfer.progress import check_progress, download_progress
@@ -126,7 +126,7 @@ class Tokenization(Resource):
         job_id = check_job_id(id)
         check_connections(connections)  # before the link is asked for: nothing sent
         check_progress(progress)
-        check_lock_timeout(lock_timeout)
+        check_seconds(lock_timeout, "lock_timeout")
         check_flag(overwrite, "overwrite")
         where = resolve_output(output, overwrite=overwrite)
         link = self.tokenized_dataset_link(job_id, timeout=timeout)

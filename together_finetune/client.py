@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._checks import check_flag
 from .errors import TogetherError
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
 
@@ -63,8 +64,7 @@ def _check_options(
             raise ValueError(f"{name} must be a callable, got {value!r}")
     if not isinstance(pool_maxsize, int) or isinstance(pool_maxsize, bool) or pool_maxsize < 1:
         raise ValueError(f"pool_maxsize must be an integer >= 1, got {pool_maxsize!r}")
-    if not isinstance(allow_insecure_http, bool):
-        raise ValueError(f"allow_insecure_http must be True or False, got {allow_insecure_http!r}")
+    check_flag(allow_insecure_http, "allow_insecure_http")
 
 
 class Client:

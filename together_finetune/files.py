@@ -15,13 +15,12 @@ import time
 from pathlib import Path
 from typing import Callable, List, Literal, Optional, Union, cast
 
+from ._checks import check_callback, check_flag
 from ._polling import Deadline, check_poll_interval
 from ._resource import (
     FILE_ID_PREFIX,
     Resource,
-    check_callback,
     check_file_id,
-    check_flag,
     path_segment,
 )
 from ._transfer.fetch import download_to_file

@@ -18,9 +18,10 @@ from typing import (
 
 import attrs
 
+from ._checks import check_flag, check_seconds
 from ._job_metrics import JobMetrics
 from ._polling import Poller
-from ._resource import JOB_ID_PREFIX, check_file_id, check_flag, check_job_id, job_path
+from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id, job_path
 from ._tokenization import Tokenization
 from ._transfer.progress import ProgressCallback
 from .converter import encode
@@ -445,7 +446,6 @@ class FineTunes(Tokenization, JobMetrics):
         :raises DownloadError: the download could not be completed.
         """
         # The engine loads requests: imported on first use, like the transport does.
-        from ._transfer.lock import check_lock_timeout
         from ._transfer.model import (
             check_download_options,
             download_model,
@@ -460,7 +460,7 @@ class FineTunes(Tokenization, JobMetrics):
         check_download_options(checkpoint, checkpoint_step)
         check_connections(connections)
         check_progress(progress)
-        check_lock_timeout(lock_timeout)
+        check_seconds(lock_timeout, "lock_timeout")
         check_flag(overwrite, "overwrite")
         check_flag(extract, "extract")
         check_flag(keep_archive, "keep_archive")

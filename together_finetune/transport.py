@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._checks import check_seconds
 from ._redact import describe_transport_error, redacted_copy
 from ._redact import redact_urls as redact_urls  # importable from here as before
 from ._retry import Failure
@@ -70,8 +71,7 @@ def _count(_policy: object, attribute: attrs.Attribute[int], value: object) -> N
 
 
 def _seconds(_policy: object, attribute: attrs.Attribute[float], value: object) -> None:
-    if not isinstance(value, (int, float)) or isinstance(value, bool) or not value >= 0:
-        raise ValueError(f"{attribute.name} must be a number of seconds >= 0, got {value!r}")
+    check_seconds(value, attribute.name)
 
 
 def _fraction(_policy: object, attribute: attrs.Attribute[float], value: object) -> None:

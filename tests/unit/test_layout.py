@@ -99,7 +99,7 @@ def test_only_the_converter_registers_cattrs_hooks() -> None:
 
 def test_engines_import_no_resource() -> None:
     # An engine takes a transport and plain data; the resources call it, never the reverse.
-    allowed = {"errors", "models", "transport", "_redact", "_retry", "_transfer"}
+    allowed = {"errors", "models", "transport", "_checks", "_redact", "_retry", "_transfer"}
     imported = set()
     for path in (PACKAGE / "_transfer").glob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
@@ -107,3 +107,11 @@ def test_engines_import_no_resource() -> None:
                 top = (node.module or "").split(".")[0]
                 imported.add(top if node.level == 2 else "_transfer")
     assert imported <= allowed, imported - allowed
+
+
+def test_the_argument_checks_import_nothing_of_the_package() -> None:
+    # Every layer may use _checks (the engines and the client too) because it stands on
+    # nothing: no relative import, so no cycle and nothing more loaded at import time.
+    tree = ast.parse((PACKAGE / "_checks.py").read_text())
+    relative = [n for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level > 0]
+    assert relative == []

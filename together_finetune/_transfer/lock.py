@@ -17,24 +17,15 @@ import sys
 from pathlib import Path
 from typing import IO, Any, Callable, Dict, Optional
 
+from .._checks import check_seconds
 from ..errors import DownloadError
 
-__all__ = ["DEFAULT_LOCK_TIMEOUT", "TargetLock", "check_lock_timeout"]
+__all__ = ["DEFAULT_LOCK_TIMEOUT", "TargetLock"]
 
 #: Seconds a download waits for another download of the same target.
 DEFAULT_LOCK_TIMEOUT = 300.0
 #: Where the record starts in the lock file (Windows locks byte 0 only).
 _RECORD_AT = 16
-
-
-def check_lock_timeout(timeout: float) -> None:
-    """Raise ``ValueError`` unless ``timeout`` is a number of seconds >= 0."""
-    if (
-        not isinstance(timeout, (int, float))
-        or isinstance(timeout, bool)
-        or not timeout >= 0  # NaN too
-    ):
-        raise ValueError(f"lock_timeout must be a number of seconds >= 0, got {timeout!r}")
 
 
 class TargetLock:
@@ -46,7 +37,7 @@ class TargetLock:
     """
 
     def __init__(self, path: Path, *, timeout: float, sleep: Callable[[float], None]) -> None:
-        check_lock_timeout(timeout)
+        check_seconds(timeout, "lock_timeout")
         self.path = path.with_name(path.name + ".lock")
         self.timeout = timeout
         self.sleep = sleep
