@@ -185,7 +185,7 @@ def test_nested_settings_read_as_short_phrases() -> None:
     assert value(parsed, "training_type") == f"LoRA r=8 {ALPHA}=16"
     assert value(parsed, "lr_scheduler") == "cosine, min 0.0"
     assert value(parsed, "training_method") == "SFT, train on inputs auto"
-    assert value(parsed, "events") == "1 (the last: job_start at " + value(parsed, "Created") + ")"
+    assert value(parsed, "events") == "1 · last: job_start at " + value(parsed, "Created")
     assert value(parsed, "param_count") == "8,030,261,248"
     assert value(parsed, "learning_rate") == "10e-6"  # as the CLI prints metrics
 

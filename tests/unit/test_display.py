@@ -184,7 +184,7 @@ def test_a_full_job_card_stays_small_and_counts_its_events() -> None:
     parsed = Parsed(markup)
     assert parsed.tags[0] == "div"
     assert parsed.text[:2] == ["FineTune", "ft-0123"]
-    assert any(row[0] == "events" and row[1].startswith("100 (the last") for row in parsed.rows)
+    assert any(row[0] == "events" and row[1].startswith("100 · last: ") for row in parsed.rows)
     assert any(
         row == ["training_type", "LoRA r=8 \N{GREEK SMALL LETTER ALPHA}=16"] for row in parsed.rows
     )

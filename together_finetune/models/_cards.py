@@ -51,7 +51,7 @@ class Lead:
             return
         try:
             markup = render() if render is not None else value_html(values[0], self.now)
-        except Exception:
+        except Exception:  # a value that cannot be formatted: the row shows it as text
             markup = _html.esc(", ".join(safe_text(v) for v in values if v is not None))
         if markup:
             self.rows.append((label, markup))
@@ -148,8 +148,8 @@ def _events_note(events: Optional[Sequence[FineTuneEvent]], now: dt.datetime) ->
         last = found[-1]
         said = _word(last.type) if last.type is not None else "event"
         when = f" at {_html.moment(last.created_at, now)}" if last.created_at else ""
-        return f"{len(found):,} (the last: {_html.esc(said)}{when})"
-    except Exception:
+        return f"{len(found):,} · last: {_html.esc(said)}{when}"
+    except Exception:  # not a list of events after all
         return _html.esc(safe_text(events))
 
 

@@ -144,7 +144,7 @@ def safe_text(value: Any, limit: int = MAX_VALUE) -> str:
     """:func:`value_text`, or the type's name when even that fails (a broken ``repr``)."""
     try:
         return value_text(value, limit)
-    except Exception:
+    except Exception:  # a broken repr: the display never raises
         return f"<{type(value).__name__}>"
 
 
@@ -184,7 +184,7 @@ def value_html(value: Any, now: dt.datetime) -> str:
     escaped text when it cannot be formatted."""
     try:
         return _value_markup(value, now)
-    except Exception:
+    except Exception:  # a value that cannot be formatted: as text
         return _html.esc(safe_text(value, MAX_CARD_VALUE))
 
 
@@ -210,7 +210,7 @@ def object_html(obj: Any) -> str:
     """One object as a card: its key fields first, the rest in a collapsed section."""
     try:
         return _card_html(obj, dt.datetime.now(dt.timezone.utc))
-    except Exception:
+    except Exception:  # never raise into a notebook: the plain table
         return _plain_html(obj)
 
 
@@ -243,7 +243,7 @@ def _plain_html(obj: Any) -> str:
     try:
         rows = [(name, _html.esc(safe_text(value))) for name, value in shown_fields(obj)]
         return _html.card(type(obj).__name__, _title(obj), [], rows, [])
-    except Exception:
+    except Exception:  # not even the fields can be read
         return _html.card(type(obj).__name__, "", [], [], [])
 
 
@@ -261,7 +261,7 @@ def listing_html(items: Sequence[Any], name: str) -> str:
             raise TypeError("not one kind of attrs objects")
         caption = f"{name} of {len(items)} {kind.__name__}"
         return _table_html(caption, kind, shown, len(items) - len(shown))
-    except Exception:
+    except Exception:  # mixed, or a class that fails
         rows = [[_html.esc(shorten(safe_repr(item)))] for item in shown]
         return _html.table(caption, [_html.Column("value")], rows, len(items) - len(shown))
 
@@ -270,7 +270,7 @@ def safe_repr(value: Any) -> str:
     """``repr(value)``, or the type's name when that fails."""
     try:
         return repr(value)
-    except Exception:
+    except Exception:  # a broken repr: the display never raises
         return f"<{type(value).__name__}>"
 
 
@@ -309,6 +309,6 @@ def _table_html(caption: str, kind: type, items: Sequence[Any], hidden: int) -> 
 def _cell_markup(cell: Cell, item: Any, now: dt.datetime) -> str:
     try:
         return cell.render(item, now)
-    except Exception:
+    except Exception:  # a cell that cannot be made: its field as text
         value = getattr(item, cell.field, None)
         return "" if value is None else _html.esc(safe_text(value))
