@@ -509,3 +509,15 @@ def test_the_display_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
     )
     assert found.stdout.strip() == "[]"
+
+
+def test_a_listing_whose_columns_fail_shows_one_column_of_reprs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(items: Any) -> Any:
+        raise RuntimeError("no columns")
+
+    monkeypatch.setattr(FineTune, "__display_columns__", broken)
+    parsed = Parsed(Listing([running_job(model=HOSTILE)])._repr_html_())
+    assert parsed.rows[0] == ["value"]
+    assert parsed.rows[1][0].startswith("FineTune(id='ft-42', status='running', model='<img")

@@ -253,17 +253,23 @@ def listing_html(items: Sequence[Any], name: str) -> str:
     caption = f"{name} of {len(items)} item{'s' if len(items) != 1 else ''}"
     if not items:
         return f"<p>{_html.esc(caption)}</p>"
+    kinds = {type(item) for item in items}
+    kind = kinds.pop() if len(kinds) == 1 else None
+    if kind is not None and attrs.has(kind):
+        try:
+            typed = f"{name} of {len(items)} {kind.__name__}"
+            shown = items[:MAX_ROWS]
+            return _table_html(typed, kind, shown, len(items) - len(shown))
+        except Exception:  # a class whose columns fail: one column of text
+            return _text_table(caption, items)
+    return _text_table(caption, items)
+
+
+def _text_table(caption: str, items: Sequence[Any]) -> str:
+    """A list of anything, one ``repr`` a row (mixed kinds, or a class whose columns fail)."""
     shown = items[:MAX_ROWS]
-    try:
-        kinds = {type(item) for item in items}
-        kind = kinds.pop() if len(kinds) == 1 else None
-        if kind is None or not attrs.has(kind):
-            raise TypeError("not one kind of attrs objects")
-        caption = f"{name} of {len(items)} {kind.__name__}"
-        return _table_html(caption, kind, shown, len(items) - len(shown))
-    except Exception:  # mixed, or a class that fails
-        rows = [[_html.esc(shorten(safe_repr(item)))] for item in shown]
-        return _html.table(caption, [_html.Column("value")], rows, len(items) - len(shown))
+    rows = [[_html.esc(shorten(safe_repr(item)))] for item in shown]
+    return _html.table(caption, [_html.Column("value")], rows, len(items) - len(shown))
 
 
 def safe_repr(value: Any) -> str:
