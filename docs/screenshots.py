@@ -37,6 +37,16 @@ THEMES = {
     "light": ("#ffffff", "rgba(0, 0, 0, 0.87)", "#e0e0e0"),
     "dark": ("#111111", "rgba(255, 255, 255, 0.87)", "#424242"),
 }
+#: Rules like those a notebook front end's stylesheet applies to every output table
+#: (right-aligned cells, padding, striped and centred rows): the page has them so the
+#: pictures show the display's inline styles holding against them.
+FRONT_END_CSS = (
+    "table{margin-left:auto;margin-right:auto;border:none;border-collapse:collapse}"
+    "td,th{text-align:right;vertical-align:middle;padding:0.5em;border:none}"
+    "th{font-weight:bold}"
+    "tbody tr:nth-child(odd){background:rgba(128,128,128,0.12)}"
+    "code{background:rgba(128,128,128,0.2);padding:2px 4px}"
+)
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -107,7 +117,7 @@ def page(fragment: str, label: str, opened: bool, width: int) -> str:
             f"{shown}</section>"
         )
     return (
-        '<!doctype html><html><head><meta charset="utf-8"></head>'
+        f'<!doctype html><html><head><meta charset="utf-8"><style>{FRONT_END_CSS}</style></head>'
         f'<body style="margin:0;width:{width}px;background:#7f7f7f">{"".join(panels)}</body></html>'
     )
 

@@ -521,3 +521,14 @@ def test_a_listing_whose_columns_fail_shows_one_column_of_reprs(
     parsed = Parsed(Listing([running_job(model=HOSTILE)])._repr_html_())
     assert parsed.rows[0] == ["value"]
     assert parsed.rows[1][0].startswith("FineTune(id='ft-42', status='running', model='<img")
+
+
+def test_every_cell_says_how_it_aligns_whatever_the_front_ends_stylesheet_says() -> None:
+    # Jupyter's stylesheet right-aligns and stripes output tables: inline styles win over it.
+    for obj in (running_job(), Listing([running_job(), running_job(id="ft-43")])):
+        parsed = Parsed(obj._repr_html_())
+        cells = [style for row in parsed.styles for style in row]
+        assert cells
+        assert all(re.search(r"(^|;)text-align:(left|right)", style) for style in cells)
+        rows = [attributes for tag, attributes in parsed.attributes if tag == "tr"]
+        assert all("background:none" in (row.get("style") or "") for row in rows)

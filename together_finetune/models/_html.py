@@ -57,7 +57,8 @@ def muted(text: str) -> str:
 
 def code(text: str) -> str:
     """``text`` in the monospace font of IDs, paths and digests."""
-    return f'<code style="font-family:{_MONO};font-size:12.5px;background:none">{esc(text)}</code>'
+    style = f"font-family:{_MONO};font-size:12.5px;background:none;padding:0"
+    return f'<code style="{style}">{esc(text)}</code>'
 
 
 def badge(text: str, tone: str) -> str:
