@@ -29,6 +29,7 @@ from together_finetune.models import (
     LinearLRScheduler,
     LoRATraining,
     MultimodalParams,
+    TrainingLimits,
     UnknownLRScheduler,
     UnknownTrainingType,
 )
@@ -74,7 +75,12 @@ def test_the_total_price_reads_in_dollars() -> None:
         (SFT(train_on_inputs=False), "SFT, train on inputs no"),
         (DPO(dpo_beta=0.1), "DPO, dpo_beta=0.1"),
         (MultimodalParams(train_vision=True), "train_vision=yes"),
-        (FineTuneProgress(), "FineTuneProgress"),
+        (FineTuneProgress(estimate_available=False, seconds_remaining=0.0), "no estimate"),
+        (
+            FineTuneProgress(estimate_available=True, seconds_remaining=200),
+            "about 3 min to the next status",
+        ),
+        (TrainingLimits(), "TrainingLimits"),
     ],
 )
 def test_a_setting_reads_as_a_short_phrase(value: Any, shown: str) -> None:
