@@ -10,8 +10,9 @@ import pytest
 from support.cli import cli_env, run
 from support.terminal import PtyRun, plain_text, run_script
 
+from together_finetune._format import ago, bar, duration, local_time, number
 from together_finetune.cli.chart import loss_series, render
-from together_finetune.cli.fmt import ago, bar, duration, local_time, number, status
+from together_finetune.cli.fmt import status
 from together_finetune.cli.output import table
 from together_finetune.cli.terminal import StatusLine, colour_enabled
 from together_finetune.testing import FakeTogether

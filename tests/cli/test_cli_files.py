@@ -166,7 +166,7 @@ def test_upload_block_json_and_stored_bytes(
     file_id = fields["ID"]
     assert file_id.startswith("file-")
     assert fields["FILENAME"] == "train.jsonl"
-    assert fields["BYTES"] == str(path.stat().st_size)
+    assert fields["BYTES"] == f"{path.stat().st_size:,}"  # grouped, like every count
     assert fields["PURPOSE"] == "fine-tune"
     assert fields["TYPE"] == "jsonl"
     assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", fields["CREATED"])  # local time

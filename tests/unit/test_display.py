@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import copy
-import html.parser
 import json
 import pickle
 from datetime import datetime, timezone
-from typing import Any, List, Tuple
+from typing import Any, List
 
 import attrs
+from support.html import Parsed
 
+from together_finetune._format import local_time
 from together_finetune.converter import converter, decode, encode
 from together_finetune.models import (
     Checkpoint,
@@ -32,6 +33,23 @@ from together_finetune.models._display import (
 )
 
 HOSTILE = '<script>alert("x")</script>&'
+#: Every tag the display writes.
+ALLOWED_TAGS = frozenset(
+    [
+        "div",
+        "span",
+        "code",
+        "table",
+        "thead",
+        "tbody",
+        "tr",
+        "th",
+        "td",
+        "caption",
+        "details",
+        "summary",
+    ]
+)
 WHEN = datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=timezone.utc)
 
 
@@ -68,29 +86,6 @@ def full_job(**overrides: Any) -> FineTune:
         values[name] = 0.5
     values.update(overrides)
     return FineTune(**values)
-
-
-class Parsed(html.parser.HTMLParser):
-    """The tags and text of an HTML fragment."""
-
-    def __init__(self, markup: str) -> None:
-        super().__init__()
-        self.tags: List[str] = []
-        self.text: List[str] = []
-        self.rows: List[List[str]] = []
-        self.feed(markup)
-
-    def handle_starttag(self, tag: str, attrs: List[Tuple[str, Any]]) -> None:
-        self.tags.append(tag)
-        if tag == "tr":
-            self.rows.append([])
-        elif tag in ("td", "th"):
-            self.rows[-1].append("")
-
-    def handle_data(self, data: str) -> None:
-        self.text.append(data)
-        if self.rows and self.tags[-1] in ("td", "th"):
-            self.rows[-1][-1] += data
 
 
 # -- repr -----------------------------------------------------------------------------------
@@ -180,22 +175,21 @@ def test_fields_named_like_credentials_never_show() -> None:
     ]
 
 
-# -- one object as HTML ---------------------------------------------------------------------
+# -- one object as HTML (the card's structure: tests/unit/test_cards.py) ---------------------
 
 
-def test_a_job_renders_as_a_table_with_a_row_per_set_field() -> None:
+def test_a_full_job_card_stays_small_and_counts_its_events() -> None:
     job = full_job()
     markup = job._repr_html_()  # type: ignore[attr-defined]
     parsed = Parsed(markup)
-    assert parsed.tags[0] == "table"
-    assert parsed.text[0] == "FineTune ft-0123"
-    assert parsed.text[1:5] == ["status", "running", "model", "model-" + "x" * 73 + "…"]
-    assert "100 items" in parsed.text  # the events are counted, not listed
+    assert parsed.tags[0] == "div"
+    assert parsed.text[:2] == ["FineTune", "ft-0123"]
+    assert any(row[0] == "events" and row[1].startswith("100 · last: ") for row in parsed.rows)
     assert any(
-        row[0] == "training_type" and row[1].startswith("LoRATraining(lora_r=8")
-        for row in parsed.rows
+        row == ["training_type", "LoRA r=8 \N{GREEK SMALL LETTER ALPHA}=16"] for row in parsed.rows
     )
-    assert len(markup) < 12_000
+    assert "m" * 300 not in markup  # the events are counted, not listed
+    assert len(markup) < 30_000  # inline styles on every cell: about 25,000
 
 
 def test_server_text_is_escaped_in_html() -> None:
@@ -210,7 +204,7 @@ def test_server_text_is_escaped_in_html() -> None:
     ):
         assert "<script>" not in markup
         assert "&lt;script&gt;" in markup
-        assert set(Parsed(markup).tags) <= {"table", "thead", "tbody", "tr", "th", "td", "caption"}
+        assert set(Parsed(markup).tags) <= ALLOWED_TAGS
     assert HOSTILE in Parsed(object_html(event)).text
 
 
@@ -252,10 +246,11 @@ def test_a_listing_renders_one_row_per_object_and_a_column_per_summary_field() -
     )
     parsed = Parsed(jobs._repr_html_())
     assert parsed.text[0] == "Listing of 2 FineTune"
+    local = local_time(WHEN)
     assert parsed.rows == [
-        ["id", "status", "model", "total_steps", "created_at"],  # no column empty everywhere
-        ["ft-1", "queued", "m1", "", "2026-01-02T03:04:05Z"],
-        ["ft-2", "completed", "m2", "20", ""],
+        ["ID", "Status", "Model", "Steps", "Created"],  # no column empty everywhere
+        ["ft-1", "queued", "m1", "", local],
+        ["ft-2", "completed", "m2", "0/20", ""],
     ]
 
 
@@ -273,8 +268,10 @@ def test_an_empty_listing_and_a_mixed_one() -> None:
     assert parsed.rows == [["value"], ["1"], ["'two'"]]
 
 
-def test_an_object_without_fields_renders_its_type_only() -> None:
+def test_an_object_without_fields_renders_its_type_and_id_only() -> None:
     class Opaque:
         id = "x-<1>"
 
-    assert Parsed(object_html(Opaque())).rows == [["Opaque x-<1>"]]
+    parsed = Parsed(object_html(Opaque()))
+    assert parsed.text == ["Opaque", "x-<1>"]
+    assert parsed.rows == []

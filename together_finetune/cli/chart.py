@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Mapping, Optional, Sequence, Tuple
 
-from .fmt import number
+from .._format import number
 
 __all__ = ["loss_series", "render"]
 

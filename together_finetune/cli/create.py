@@ -11,7 +11,7 @@ models because ``--help`` must not import attrs.
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any, Dict, List
+from typing import TYPE_CHECKING, Any, Dict
 
 from . import arguments
 from .base import PROG, UsageError, add_command, client
@@ -173,14 +173,10 @@ def estimate_price(args: argparse.Namespace, out: Out) -> int:
     if not estimate.estimation_available:
         out.line(f"no estimate available: {text(estimate.unavailable_reason)}")
         return 0
-    price = estimate.estimated_total_price
-    pairs: List[tuple[str, str]] = [
-        ("ESTIMATED PRICE", "-" if price is None else f"${price:.2f}"),
-        ("ALLOWED TO PROCEED", text(estimate.allowed_to_proceed)),
-        ("USER LIMIT", text(estimate.user_limit)),
-        ("TRAIN TOKENS", text(estimate.estimated_train_token_count)),
-        ("EVAL TOKENS", text(estimate.estimated_eval_token_count)),
-    ]
+    from . import prepare
+
+    pairs = prepare.estimate_pairs(estimate)
+    pairs.insert(1, ("ALLOWED TO PROCEED", text(estimate.allowed_to_proceed)))
     out.line(block(pairs))
     return 0
 

@@ -6,6 +6,7 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple
 
+from .._format import number
 from . import arguments
 from .base import PROG, UsageError, add_command, add_file_command, client
 from .output import Out, block, plain, table, text, wants_progress_bar, when
@@ -21,22 +22,20 @@ _UPLOAD_PROBLEMS_SHOWN = 20
 
 
 def _epoch(value: Any) -> str:
-    """Epoch seconds (how file objects carry ``created_at``) as ISO-8601 UTC."""
+    """Epoch seconds (how file objects carry ``created_at``) in local time, as :func:`when`."""
+    from .._format import epoch_time
+
     if value is None:
         return "-"
-    import datetime as dt
-
-    try:
-        return when(dt.datetime.fromtimestamp(value, dt.timezone.utc))
-    except (TypeError, ValueError, OverflowError, OSError):
-        return str(value)
+    moment = epoch_time(value)
+    return str(value) if moment is None else when(moment)
 
 
 def _file_row(f: FileObject) -> List[str]:
     return [
         f.id,
         text(f.filename),
-        text(f.bytes),
+        number(f.bytes),
         text(f.purpose),
         text(f.file_type),
         _epoch(f.created_at),

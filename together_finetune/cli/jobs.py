@@ -8,9 +8,9 @@ import json
 import sys
 from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
 
+from .._format import dollars, number
 from . import arguments, plotting
 from .base import PROG, UsageError, add_command, add_job_command, client
-from .fmt import number
 from .output import Out, plain, show_download, show_job, table, text, wants_progress_bar, when
 from .terminal import confirm
 
@@ -85,7 +85,7 @@ def job_details(job: FineTune) -> List[Tuple[str, str]]:
             pairs.append((label, name + (f" ({revision})" if revision else "")))
     # The fake and the API send 0 until the job is billed: a price of $0.00 says nothing.
     if job.total_price_usd:
-        pairs.append(("PRICE", f"${job.total_price_usd:.2f}"))
+        pairs.append(("PRICE", dollars(job.total_price_usd)))
     if job.tokenized_dataset_path:
         pairs.append(("TOKENIZED DATA", job.tokenized_dataset_path))
     return pairs
@@ -227,7 +227,8 @@ def wait(args: argparse.Namespace, out: Out) -> int:
     On a terminal one status line (bar, steps, epoch, time left) is redrawn under the
     events; otherwise the events are plain lines, as a log wants them.
     """
-    from .fmt import job_progress, status
+    from .._format import job_progress
+    from .fmt import status
     from .terminal import StatusLine
 
     show_events = not out.json_mode and not args.quiet

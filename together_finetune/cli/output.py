@@ -78,7 +78,7 @@ def when(value: Any) -> str:
     """A datetime in local time to the second, with how long ago when recent; ``-`` if missing."""
     import datetime as dt
 
-    from .fmt import ago
+    from .._format import ago
 
     return ago(value, dt.datetime.now(dt.timezone.utc))
 
@@ -130,7 +130,8 @@ def flatten(data: Dict[str, Any], prefix: str = "") -> List[Tuple[str, str]]:
 def job_block(job: FineTune, colour: bool = False, more: Sequence[Tuple[str, str]] = ()) -> str:
     """One job as a key/value block (the status coloured when ``colour``), ending with
     the ``more`` pairs, all aligned together."""
-    from .fmt import job_progress, status
+    from .._format import job_progress
+    from .fmt import status
 
     pairs = [
         ("ID", job.id),
@@ -188,7 +189,7 @@ def wants_progress_bar(no_progress: bool, out: Out) -> bool:
 
 def show_download(result: DownloadResult, out: Out) -> None:
     """Print a finished download: its JSON, or one line with the path, size and sha256."""
-    from .fmt import number
+    from .._format import number
 
     if out.json_mode:
         out.json(

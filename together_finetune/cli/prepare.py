@@ -12,8 +12,8 @@ import argparse
 import os
 from typing import TYPE_CHECKING, Any, Dict, List, Tuple
 
+from .._format import dollars, number
 from .base import PROG, UsageError
-from .fmt import number
 from .output import Out, block, text
 from .terminal import confirm, interactive
 
@@ -97,12 +97,13 @@ def upload_local(api: Client, fields: Dict[str, Any], paths: Dict[str, str], out
         out.note(f"{path}: using {stored.id}")
 
 
-def _estimate_pairs(estimate: PriceEstimate) -> List[Tuple[str, str]]:
+def estimate_pairs(estimate: PriceEstimate) -> List[Tuple[str, str]]:
+    """A price estimate as key/value pairs: dollars, token counts grouped."""
     price = estimate.estimated_total_price
     limit = estimate.user_limit
     return [
-        ("ESTIMATED PRICE", "-" if price is None else f"${price:,.2f}"),
-        ("USER LIMIT", "-" if limit is None else f"${limit:,.2f}"),
+        ("ESTIMATED PRICE", dollars(price)),
+        ("USER LIMIT", dollars(limit)),
         ("TRAIN TOKENS", number(_whole(estimate.estimated_train_token_count))),
         ("EVAL TOKENS", number(_whole(estimate.estimated_eval_token_count))),
     ]
@@ -142,9 +143,9 @@ def confirm_price(api: Client, fields: Dict[str, Any], args: argparse.Namespace)
         if not estimate.estimation_available:
             sys.stderr.write(f"no price estimate: {text(estimate.unavailable_reason)}\n")
         else:
-            sys.stderr.write(block(_estimate_pairs(estimate)) + "\n")
+            sys.stderr.write(block(estimate_pairs(estimate)) + "\n")
             if estimate.allowed_to_proceed is False:
-                shown = dict(_estimate_pairs(estimate))
+                shown = dict(estimate_pairs(estimate))
                 raise Declined(
                     "the price estimate says this job may not proceed (estimated "
                     f"{shown['ESTIMATED PRICE']}, your limit {shown['USER LIMIT']}); "

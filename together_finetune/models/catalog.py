@@ -7,8 +7,10 @@ from typing import List, Optional
 import attrs
 
 from ._base import WireObject
+from ._display import summarized
 
 
+@summarized("estimated_total_price", "allowed_to_proceed", "unavailable_reason")
 @attrs.frozen
 class PriceEstimate(WireObject):
     """What a job would cost, or why that cannot be estimated yet.
@@ -38,6 +40,7 @@ class TrainingLimits(WireObject):
     target_modules: Optional[List[str]] = None
 
 
+@summarized("model_name", "max_num_epochs", "supports_vision")
 @attrs.frozen
 class ModelLimits(WireObject):
     """What a base model allows for fine-tuning.

@@ -7,7 +7,10 @@ from typing import Optional, Tuple
 
 import attrs
 
+from ._display import summarized
 
+
+@summarized("id", "path", "size", "checkpoint")
 @attrs.frozen
 class DownloadResult:
     """Where a download landed.
