@@ -147,7 +147,9 @@ class FineTunes(Tokenization, JobMetrics):
             (only with SFT or no ``training_method``).
         :param dpo_beta: with ``rpo_alpha``, ``simpo_gamma``,
             ``dpo_normalize_logratios_by_length`` and ``dpo_reference_free``: set on
-            ``training_method=DPO(...)``; only valid together with it.
+            ``training_method=DPO(...)``; only valid together with it. With
+            ``simpo_gamma > 0`` (SimPO) the two DPO flags are sent as True, as the
+            official SDK sends them; either given as False is a ``ValueError``.
         :param lr_scheduler: :class:`LinearLRScheduler` or :class:`CosineLRScheduler`.
         :param batch_size: an int, or ``"max"``.
         :param wandb_api_key: Weights & Biases key (sent as ``wandb_key``; never logged).
