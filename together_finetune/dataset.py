@@ -84,7 +84,8 @@ def check_dataset(
     and any purpose this version does not know, which is sent as given) are checked
     for that structure only, as the official SDK does. A line of a ``batch-api``
     file without ``custom_id`` or ``body`` is a warning; so is a CSV file for a
-    purpose other than evaluation (the official SDK takes CSV only for ``eval``).
+    purpose other than evaluation (the official SDK takes CSV only for ``eval``), and
+    a Parquet file for ``eval`` (which the official SDK refuses).
 
     For ``purpose="fine-tune"`` these are errors too:
 
@@ -198,6 +199,12 @@ def check_dataset(
     if kind == "parquet":
         if not fine_tune:
             # The column rules are those of a tokenized fine-tuning data set.
+            if purpose == "eval":
+                found.warn(
+                    None,
+                    "the official SDK does not accept Parquet files for evaluation; "
+                    "the API may refuse it (use JSONL or CSV)",
+                )
             _parquet_magic(target, problems)
             return report("parquet", None)
         return report("tokenized", _check_parquet(target, found))

@@ -204,7 +204,11 @@ def test_parquet_for_another_purpose_is_not_held_to_the_token_columns(tmp_path: 
     report = check_dataset(path, purpose="batch-generated")
     assert report.ok
     assert report.format == "parquet"
+    assert report.warnings == ()
     assert not check_dataset(path).ok
+    # The official SDK refuses Parquet for evaluation: a warning, the API decides.
+    (warning,) = check_dataset(path, purpose="eval").warnings
+    assert "does not accept Parquet files for evaluation" in warning.message
 
 
 def test_without_pyarrow_a_parquet_file_is_passed_with_a_warning(
