@@ -6,13 +6,14 @@ inherits these methods); kept apart so each module stays one subject.
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 from ._extras import require
-from ._metrics import metric_params, metrics_frame
+from ._metrics import LoggedAt, metric_params, metrics_frame
 from ._plot import check_plot_arguments, draw
 from ._resource import Resource, job_path
+from .converter import decode
+from .errors import APIResponseValidationError
 from .transport import Timeout
 
 if TYPE_CHECKING:  # pragma: no cover - matplotlib is an optional extra
@@ -32,34 +33,35 @@ class JobMetrics(Resource):
         *,
         global_step_from: Optional[int] = None,
         global_step_to: Optional[int] = None,
-        logged_at_from: Optional[datetime] = None,
-        logged_at_to: Optional[datetime] = None,
+        logged_at_from: Optional[LoggedAt] = None,
+        logged_at_to: Optional[LoggedAt] = None,
         resolution: Optional[int] = None,
         timeout: Optional[Timeout] = None,
     ) -> List[Dict[str, float]]:
         """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
 
         Each row is a flat mapping such as ``{"train/loss": 0.5, "train/global_step": 7}``.
-        The filters are inclusive and sent as query parameters; the times must be
-        timezone-aware datetimes and are sent in UTC (``2026-01-01T12:00:00Z``).
+        The filters are inclusive and sent as query parameters. The times are
+        timezone-aware datetimes (sent in UTC, ``2026-01-01T12:00:00Z``) or ISO-8601
+        strings with a timezone (sent as given). An answer without ``metrics`` (or with
+        ``null``) is an empty list.
 
         :param resolution: return about this many uniformly sampled training points
             (a positive integer) instead of every one.
-        :raises ValueError: a filter has the wrong type (nothing was sent).
+        :raises ValueError: a filter has the wrong type, or a time has no timezone
+            (nothing was sent).
         """
+        path = job_path(id, "/metrics")
         params = metric_params(
             global_step_from, global_step_to, logged_at_from, logged_at_to, resolution
         )
-        return cast(
-            "List[Dict[str, float]]",
-            self._get(
-                job_path(id, "/metrics"),
-                List[Dict[str, float]],
-                key="metrics",
-                params=params or None,
-                timeout=timeout,
-            ),
-        )
+        body = self._transport.request_json("GET", path, params=params or None, timeout=timeout)
+        if not isinstance(body, dict):
+            raise APIResponseValidationError(
+                f"GET {path}: expected an object with 'metrics', got {str(body)[:100]}",
+                body=body,
+            )
+        return decode(body.get("metrics") or [], List[Dict[str, float]])
 
     def metrics_frame(
         self,
@@ -67,8 +69,8 @@ class JobMetrics(Resource):
         *,
         global_step_from: Optional[int] = None,
         global_step_to: Optional[int] = None,
-        logged_at_from: Optional[datetime] = None,
-        logged_at_to: Optional[datetime] = None,
+        logged_at_from: Optional[LoggedAt] = None,
+        logged_at_to: Optional[LoggedAt] = None,
         timeout: Optional[Timeout] = None,
     ) -> Any:
         """The job's metrics as a ``pandas.DataFrame`` indexed by step (extra ``pandas``).
@@ -90,8 +92,8 @@ class JobMetrics(Resource):
         metrics: Optional[Sequence[str]] = None,
         global_step_from: Optional[int] = None,
         global_step_to: Optional[int] = None,
-        logged_at_from: Optional[datetime] = None,
-        logged_at_to: Optional[datetime] = None,
+        logged_at_from: Optional[LoggedAt] = None,
+        logged_at_to: Optional[LoggedAt] = None,
         timeout: Optional[Timeout] = None,
     ) -> Axes:
         """Draw the job's loss curves (training and evaluation) with matplotlib (extra ``plot``).

@@ -8,8 +8,9 @@ pandas is imported only by :func:`metrics_frame`, and only when it is called.
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
 
 from ._extras import require
 from .converter import encode
@@ -17,15 +18,49 @@ from .converter import encode
 #: The keys that carry a row's step, in order of preference.
 STEP_KEYS = ("train/global_step", "eval/global_step", "global_step", "step")
 
+#: A time filter: a timezone-aware ``datetime``, or an ISO-8601 string with an offset.
+LoggedAt = Union[datetime, str]
+
+# An ISO-8601 (RFC 3339) date-time with its offset, as the API's ``date-time`` format has it.
+_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?([Zz]|[+-]\d\d:?\d\d)")
+_NAIVE_DATE_TIME = re.compile(r"\d{4}-\d\d-\d\d([Tt ]\d\d:\d\d(:\d\d(\.\d+)?)?)?")
+
+
+def _time_param(name: str, when: Any) -> str:
+    """A time filter as sent: a datetime in UTC, a string as given once it is checked."""
+    if isinstance(when, str):
+        if _DATE_TIME.fullmatch(when.strip()):
+            return when.strip()
+        if _NAIVE_DATE_TIME.fullmatch(when.strip()):
+            raise ValueError(
+                f"{name} must be timezone-aware: add a timezone ('Z' for UTC, or an "
+                f"offset such as '+02:00'), got {when!r}"
+            )
+        raise ValueError(
+            f"{name} must be an ISO-8601 date-time with a timezone "
+            f"(e.g. '2026-01-01T12:00:00Z'), got {when!r}"
+        )
+    if not isinstance(when, datetime):
+        raise ValueError(
+            f"{name} must be a timezone-aware datetime or an ISO-8601 string, got {when!r}"
+        )
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError(
+            f"{name} must be timezone-aware: add a timezone "
+            f"(e.g. datetime(..., tzinfo=timezone.utc) or .astimezone()), got the naive {when!r}"
+        )
+    return str(encode(when.astimezone(timezone.utc)))
+
 
 def metric_params(
     global_step_from: Optional[int],
     global_step_to: Optional[int],
-    logged_at_from: Optional[datetime],
-    logged_at_to: Optional[datetime],
+    logged_at_from: Optional[LoggedAt],
+    logged_at_to: Optional[LoggedAt],
     resolution: Optional[int] = None,
 ) -> Dict[str, Any]:
-    """The query parameters of ``GET /fine-tunes/{id}/metrics``; times are sent in UTC.
+    """The query parameters of ``GET /fine-tunes/{id}/metrics``: datetimes are sent in
+    UTC, ISO-8601 strings as given.
 
     :raises ValueError: a filter has the wrong type.
     """
@@ -41,16 +76,8 @@ def metric_params(
             raise ValueError(f"{name} must be an integer, got {step!r}")
         params[name] = step
     for name, when in (("logged_at_from", logged_at_from), ("logged_at_to", logged_at_to)):
-        if when is None:
-            continue
-        if not isinstance(when, datetime):
-            raise ValueError(f"{name} must be a datetime, got {when!r}")
-        if when.tzinfo is None or when.utcoffset() is None:
-            raise ValueError(
-                f"{name} must be timezone-aware (e.g. datetime.now(timezone.utc)), "
-                f"got the naive {when!r}"
-            )
-        params[name] = encode(when.astimezone(timezone.utc))
+        if when is not None:
+            params[name] = _time_param(name, when)
     return params
 
 

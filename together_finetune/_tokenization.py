@@ -8,7 +8,7 @@ inherits these methods); kept apart so each module stays one subject.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, Optional, Union, cast
+from typing import Any, Dict, Literal, Optional, Union, cast
 
 from ._checks import check_flag, check_seconds
 from ._resource import Resource, check_file_id, check_job_id, job_path
@@ -33,6 +33,7 @@ class Tokenization(Resource):
         training_file: str,
         top_k: Optional[int] = None,
         train_on_inputs: Optional[bool] = None,
+        training_method: Optional[Literal["sft"]] = None,
         timeout: Optional[Timeout] = None,
     ) -> TokenizationPreview:
         """How a training file will be tokenized for ``model`` (``POST /fine-tunes/preview``).
@@ -43,6 +44,8 @@ class Tokenization(Resource):
         :param top_k: how many rows to sample (server default when ``None``).
         :param train_on_inputs: also train on the inputs (user turns, prompts);
             by default the server masks them.
+        :param training_method: ``"sft"``, the only method the preview supports (sent
+            when given; the server assumes it otherwise).
         :raises ValueError: an argument is invalid (nothing was sent).
         """
         problems = []
@@ -53,6 +56,12 @@ class Tokenization(Resource):
         flag: object = train_on_inputs
         if flag is not None and not isinstance(flag, bool):
             problems.append(f"train_on_inputs: must be True or False, got {train_on_inputs!r}")
+        method: object = training_method
+        if method is not None and method != "sft":
+            problems.append(
+                f"training_method: must be 'sft' (the preview supports supervised "
+                f"fine-tuning only), got {training_method!r}"
+            )
         try:
             check_file_id(training_file, "training_file")
         except ValueError as exc:
@@ -64,6 +73,8 @@ class Tokenization(Resource):
             body["top_k"] = top_k
         if train_on_inputs is not None:
             body["train_on_inputs"] = train_on_inputs
+        if training_method is not None:
+            body["training_method"] = training_method
         return cast(
             "TokenizationPreview",
             self._call(

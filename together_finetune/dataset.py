@@ -1,23 +1,26 @@
-"""Local checks of a training file, run before anything is sent: :func:`check_dataset`.
+"""Local checks of a data file, run before anything is sent: :func:`check_dataset`.
 
 The check refuses only what certainly fails on the server; whatever the server may
-accept is reported as a warning, so a valid file is never held back.
+accept is reported as a warning, so a valid file is never held back. The fine-tuning
+formats apply to ``purpose="fine-tune"`` only; files of the other purposes get the
+structural rules of the official SDK.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import os
 from pathlib import Path
-from typing import IO, Any, Dict, FrozenSet, Iterator, List, Optional, Set, Tuple, Union
+from typing import IO, Iterator, List, Optional, Union
 
+from ._dataset_formats import FORMATS, Findings, check_format_lines, json_objects
 from .errors import DatasetError
 from .models import DatasetProblem, DatasetReport
 
 __all__ = [
     "FORMATS",
     "MAX_FILE_SIZE",
+    "PURPOSES",
     "DatasetError",
     "DatasetProblem",
     "DatasetReport",
@@ -27,49 +30,27 @@ __all__ = [
 #: The largest file the API accepts (50.1 GiB).
 MAX_FILE_SIZE = int(50.1 * (1 << 30))
 
-#: Format name -> (required keys, optional keys) of each JSONL example. Other keys
-#: are allowed (the server ignores what it does not know) and noted as warnings.
-FORMATS: Dict[str, Tuple[FrozenSet[str], FrozenSet[str]]] = {
-    "general": (frozenset({"text"}), frozenset({"weight"})),
-    "instruction": (frozenset({"prompt", "completion"}), frozenset({"weight"})),
-    "conversational": (frozenset({"messages"}), frozenset({"tools", "weight"})),
-    "preference": (
-        frozenset({"input", "preferred_output", "non_preferred_output"}),
-        frozenset({"weight"}),
-    ),
-}
-_ROLES = ("system", "user", "assistant", "tool")
+#: The file purposes the API documents (``calibration``: the official SDK's). Another
+#: purpose is still checked (by the rules of :func:`check_dataset`) and sent as given:
+#: the API decides whether it knows it.
+PURPOSES = (
+    "fine-tune",
+    "eval",
+    "eval-sample",
+    "eval-output",
+    "eval-summary",
+    "batch-generated",
+    "batch-api",
+    "calibration",
+)
+#: The keys of each line of a ``batch-api`` file.
+_BATCH_KEYS = ("custom_id", "body")
 _PARQUET_COLUMNS = frozenset({"input_ids", "attention_mask", "labels", "position_ids"})
 _EXTENSIONS = {".jsonl": "jsonl", ".parquet": "parquet", ".csv": "csv"}
-# Warnings kept in a report; the rest are only counted, so a huge file stays cheap.
-_WARNINGS_KEPT = 1000
-# Distinct unknown top-level keys remembered (each is noted once per file).
-_EXTRA_KEYS_KEPT = 100
-
-
-class _Findings:
-    """Errors and warnings as they are found; warnings past the cap are only counted."""
-
-    def __init__(self) -> None:
-        self.problems: List[DatasetProblem] = []
-        self.warnings: List[DatasetProblem] = []
-        self.warnings_omitted = 0
-
-    def warn(self, line: Optional[int], message: str) -> None:
-        if len(self.warnings) < _WARNINGS_KEPT:
-            self.warnings.append(DatasetProblem(line, message))
-        else:
-            self.warnings_omitted += 1
-
-
-class _Notes:
-    """What one example's checks found, before line numbers are attached."""
-
-    __slots__ = ("errors", "warnings")
-
-    def __init__(self) -> None:
-        self.errors: List[str] = []
-        self.warnings: List[str] = []
+_PYARROW_MISSING = (
+    "the Parquet file was not inspected (its columns and rows are checked when pyarrow "
+    "is installed: pip install 'together-finetune[parquet]')"
+)
 
 
 def check_dataset(
@@ -78,7 +59,7 @@ def check_dataset(
     purpose: str = "fine-tune",
     file_type: Optional[str] = None,
 ) -> DatasetReport:
-    """Check a training file locally, without sending anything.
+    """Check a data file locally, without sending anything.
 
     ``file_type`` (``"jsonl"``, ``"parquet"`` or ``"csv"``) overrides the type the
     extension implies, as it does for :meth:`Files.upload <together_finetune.files.Files.upload>`.
@@ -89,17 +70,30 @@ def check_dataset(
     it, or as a **warning** in :attr:`~DatasetReport.warnings` when it may not.
     :attr:`DatasetReport.ok` depends on errors only.
 
-    Errors:
+    Errors, whatever the purpose:
 
     * the file is not a regular, non-empty file of at most 50.1 GiB, named
       ``.jsonl``, ``.parquet`` or ``.csv``;
-    * CSV for fine-tuning; for other purposes (evaluation) a CSV file needs a
-      header and the same number of columns on every row;
-    * Parquet that does not start and end with ``PAR1``; with ``pyarrow``
-      installed, one without ``input_ids``, with columns other than
-      ``input_ids``, ``attention_mask``, ``labels``, ``position_ids``, or no row;
     * a JSONL line that is not UTF-8 or not one JSON object (blank lines are
-      skipped), or a file with no example;
+      skipped), or a file with no line;
+    * a CSV file without a header, or with a row whose number of columns differs
+      from the header's (or no row);
+    * Parquet that does not start and end with ``PAR1``.
+
+    Files of the other purposes (:data:`PURPOSES`: ``eval``, ``batch-api``, ...,
+    and any purpose this version does not know, which is sent as given) are checked
+    for that structure only, as the official SDK does. A line of a ``batch-api``
+    file without ``custom_id`` or ``body`` is a warning; so is a CSV file for a
+    purpose other than evaluation (the official SDK takes CSV only for ``eval``), and
+    a Parquet file for ``eval`` (which the official SDK refuses).
+
+    For ``purpose="fine-tune"`` these are errors too:
+
+    * a CSV file (fine-tuning takes JSONL or Parquet);
+    * with ``pyarrow`` installed, a Parquet file without an ``input_ids`` column,
+      with columns other than ``input_ids``, ``attention_mask``, ``labels``,
+      ``position_ids``, or without rows. Without ``pyarrow`` the file is not
+      inspected, and a warning says how to install it (extra ``parquet``);
     * a line without the keys of a format: general ``{"text": str}``;
       instruction ``{"prompt": str, "completion": str}``; conversational
       ``{"messages": [...]}`` (optionally ``tools``); preference
@@ -130,9 +124,16 @@ def check_dataset(
 
     The server checks more (for example the token lengths of the chosen model)
     and fails the file or the job later when those are broken.
+
+    :param purpose: what the file is for, as :meth:`Files.upload
+        <together_finetune.files.Files.upload>` sends it.
+    :raises ValueError: ``purpose`` is not a non-empty string, or ``file_type`` is
+        not one of the three types.
     """
+    if not isinstance(purpose, str) or not purpose.strip():
+        raise ValueError(f"purpose must be a non-empty string, got {purpose!r}")
     target = Path(os.fspath(path))
-    found = _Findings()
+    found = Findings()
     name = str(target)
 
     def report(fmt: Optional[str], count: Optional[int]) -> DatasetReport:
@@ -173,340 +174,62 @@ def check_dataset(
             )
         )
         return report(None, None)
+    fine_tune = purpose == "fine-tune"
+    if purpose not in PURPOSES:
+        found.warn(
+            None,
+            f"purpose {purpose!r} is not one this library knows ({', '.join(PURPOSES)}): "
+            "only the file's structure was checked, and the API decides whether it accepts it",
+        )
     if kind == "csv":
-        if purpose == "fine-tune":
+        if fine_tune:
             problems.append(
                 DatasetProblem(
                     None, "CSV files are not accepted for fine-tuning: use JSONL or Parquet"
                 )
             )
             return report("csv", None)
-        count = _check_csv(target, problems)
-        return report("csv", count)
+        if not purpose.startswith("eval") and purpose in PURPOSES:
+            found.warn(
+                None,
+                f"the official SDK accepts CSV files only for evaluation; the API may refuse "
+                f"a CSV file for {purpose!r}",
+            )
+        return report("csv", _check_csv(target, problems))
     if kind == "parquet":
-        rows = _check_parquet(target, problems)
-        return report("tokenized", rows)
-    fmt, count = _check_jsonl(target, found)
-    return report(fmt, count)
+        if not fine_tune:
+            # The column rules are those of a tokenized fine-tuning data set.
+            if purpose == "eval":
+                found.warn(
+                    None,
+                    "the official SDK does not accept Parquet files for evaluation; "
+                    "the API may refuse it (use JSONL or CSV)",
+                )
+            _parquet_magic(target, problems)
+            return report("parquet", None)
+        return report("tokenized", _check_parquet(target, found))
+    if fine_tune:
+        fmt, count = check_format_lines(target, found)
+        return report(fmt, count)
+    return report("jsonl", _check_json_lines(target, found, purpose))
 
 
-# -- JSONL --------------------------------------------------------------------------------
-
-
-def _check_jsonl(path: Path, found: _Findings) -> Tuple[Optional[str], int]:
-    fmt: Optional[str] = None
-    fmt_line = 0
+def _check_json_lines(path: Path, found: Findings, purpose: str) -> int:
+    """The official SDK's rules for a JSONL file that is not for fine-tuning; the lines."""
     count = 0
-    extra_seen: Set[str] = set()
-    problems = found.problems
-    with open(path, "rb") as f:
-        for number, raw in enumerate(f, start=1):
-            if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            if not raw.strip():
-                continue
-            count += 1
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                problems.append(
-                    DatasetProblem(number, f"not UTF-8 (invalid byte at column {exc.start + 1})")
+    for number, line in json_objects(path, found):
+        count += 1
+        if line is not None and purpose == "batch-api":
+            missing = [key for key in _BATCH_KEYS if key not in line]
+            if missing:
+                found.warn(
+                    number,
+                    f"no {' or '.join(repr(key) for key in missing)}: a batch request line "
+                    'is {"custom_id": ..., "body": {...}}',
                 )
-                continue
-            try:
-                example = json.loads(text)
-            except ValueError as exc:
-                problems.append(DatasetProblem(number, f"not valid JSON: {exc}"))
-                continue
-            if not isinstance(example, dict):
-                problems.append(
-                    DatasetProblem(number, f"not a JSON object (got {_json_type(example)})")
-                )
-                continue
-            line_format, trouble = _classify(example)
-            if line_format is None:
-                problems.append(DatasetProblem(number, trouble))
-                continue
-            if fmt is None:
-                fmt, fmt_line = line_format, number
-            elif line_format != fmt:
-                problems.append(
-                    DatasetProblem(
-                        number,
-                        f"mixed formats: this example is {line_format} but the file is {fmt} "
-                        f"(from line {fmt_line})",
-                    )
-                )
-                continue
-            notes = _Notes()
-            if trouble:
-                notes.errors.append(trouble)
-            _check_example(example, fmt, notes)
-            problems.extend(DatasetProblem(number, message) for message in notes.errors)
-            for message in notes.warnings:
-                found.warn(number, message)
-            _note_extra_keys(example, fmt, number, extra_seen, found)
     if count == 0:
-        problems.append(DatasetProblem(None, "the file has no examples (only blank lines)"))
-    return fmt, count
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    return "an object"
-
-
-def _quoted(keys: Any) -> str:
-    return ", ".join(repr(key) for key in sorted(keys))
-
-
-def _classify(example: Dict[str, Any]) -> Tuple[Optional[str], str]:
-    """The format an example's keys point to, and what is wrong with them.
-
-    ``(None, error)``: no format can be read. ``(format, error)``: the line is of
-    that format but misses some of its keys. ``(format, "")``: all is well.
-    """
-    keys = set(example)
-    complete = [name for name, (required, _) in FORMATS.items() if required <= keys]
-    if len(complete) > 1:
-        # The server refuses a line it can read as two formats.
-        return None, f"the keys of several formats at once ({', '.join(complete)})"
-    if complete:
-        return complete[0], ""
-    partial = [name for name, (required, _) in FORMATS.items() if keys & required]
-    if len(partial) == 1:
-        required = FORMATS[partial[0]][0]
-        missing = sorted(required - keys)
-        noun = "field" if len(missing) == 1 else "fields"
-        return partial[0], f"missing {noun} {_quoted(missing)} of the {partial[0]} format"
-    listed = _quoted(keys) or "none"
-    return None, (
-        f"unknown format (keys: {listed}); expected one of: "
-        "text | prompt, completion | messages | "
-        "input, preferred_output, non_preferred_output"
-    )
-
-
-def _note_extra_keys(
-    example: Dict[str, Any], fmt: str, line: int, seen: Set[str], found: _Findings
-) -> None:
-    required, optional = FORMATS[fmt]
-    for key in sorted(set(example) - required - optional - seen):
-        if len(seen) >= _EXTRA_KEYS_KEPT:
-            return
-        seen.add(key)
-        found.warn(line, f"field {key!r} is not part of the {fmt} format (not checked)")
-
-
-def _check_example(example: Dict[str, Any], fmt: str, notes: _Notes) -> None:
-    if "weight" in example:
-        _check_sample_weight(example["weight"], notes)
-    if fmt in ("general", "instruction"):
-        for key in sorted(FORMATS[fmt][0] & set(example)):
-            _check_string(example[key], repr(key), notes)
-    elif fmt == "conversational":
-        if "messages" in example:
-            _check_messages(example["messages"], "'messages'", notes)
-        if "tools" in example:
-            _check_tools(example["tools"], notes)
-    else:
-        _check_preference(example, notes)
-
-
-def _check_string(value: Any, what: str, notes: _Notes) -> None:
-    if not isinstance(value, str):
-        notes.errors.append(f"{what} must be a string, got {_json_type(value)}")
-    elif not value.strip():
-        notes.warnings.append(f"{what} is empty")
-
-
-def _check_sample_weight(weight: Any, notes: _Notes) -> None:
-    # What the server allows for a per-sample weight is not documented: never an error.
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        notes.warnings.append(f"the sample 'weight' should be a number, got {_json_type(weight)}")
-    elif weight not in (0, 1):
-        notes.warnings.append(f"the sample 'weight' is {weight!r}; weights are usually 0 or 1")
-
-
-def _check_tools(tools: Any, notes: _Notes) -> None:
-    if not isinstance(tools, list):
-        notes.errors.append(f"'tools' must be a list, got {_json_type(tools)}")
-        return
-    for index, tool in enumerate(tools):
-        where = f"'tools'[{index}]"
-        if not isinstance(tool, dict):
-            notes.errors.append(f"{where} must be an object, got {_json_type(tool)}")
-        elif "function" in tool:
-            _check_function(tool["function"], f"{where}.function", notes, arguments=False)
-        else:
-            notes.warnings.append(f"{where} has no 'function'")
-
-
-def _check_function(function: Any, where: str, notes: _Notes, *, arguments: bool) -> None:
-    if not isinstance(function, dict):
-        notes.errors.append(f"{where} must be an object, got {_json_type(function)}")
-        return
-    if "name" not in function:
-        notes.warnings.append(f"{where} has no 'name'")
-    elif not isinstance(function["name"], str):
-        notes.errors.append(f"{where}.name must be a string, got {_json_type(function['name'])}")
-    if arguments and "arguments" in function:
-        value = function["arguments"]
-        if isinstance(value, dict):
-            notes.warnings.append(f"{where}.arguments is an object; usually it is a JSON string")
-        elif not isinstance(value, str):
-            notes.errors.append(f"{where}.arguments must be a JSON string, got {_json_type(value)}")
-
-
-def _check_tool_calls(calls: Any, where: str, notes: _Notes) -> int:
-    """Check a message's ``tool_calls``; the number of calls (0 when broken)."""
-    if not isinstance(calls, list):
-        notes.errors.append(f"{where} 'tool_calls' must be a list, got {_json_type(calls)}")
-        return 0
-    for index, call in enumerate(calls):
-        at = f"{where}.tool_calls[{index}]"
-        if not isinstance(call, dict):
-            notes.errors.append(f"{at} must be an object, got {_json_type(call)}")
-            continue
-        if "id" in call and not isinstance(call["id"], str):
-            notes.errors.append(f"{at}.id must be a string, got {_json_type(call['id'])}")
-        if "function" in call:
-            _check_function(call["function"], f"{at}.function", notes, arguments=True)
-    return len(calls)
-
-
-def _check_content(message: Dict[str, Any], where: str, calls: int, notes: _Notes) -> None:
-    if "content" not in message or message["content"] is None:
-        # An assistant message that only calls tools needs no content.
-        if not calls:
-            state = "no 'content'" if "content" not in message else "null 'content'"
-            notes.warnings.append(f"{where} has {state}")
-        return
-    content = message["content"]
-    if isinstance(content, str):
-        if not content.strip() and not calls:
-            notes.warnings.append(f"{where} has empty 'content'")
-    elif isinstance(content, list):
-        if not content:
-            notes.warnings.append(f"{where} has empty 'content'")
-        for index, part in enumerate(content):
-            _check_part(part, f"{where}.content[{index}]", notes)
-    else:
-        notes.errors.append(
-            f"{where} 'content' must be a string or a list, got {_json_type(content)}"
-        )
-
-
-def _check_part(part: Any, where: str, notes: _Notes) -> None:
-    if not isinstance(part, dict):
-        notes.errors.append(f"{where} must be an object, got {_json_type(part)}")
-        return
-    kind = part.get("type")
-    if kind == "text":
-        if not isinstance(part.get("text"), str):
-            notes.errors.append(
-                f"{where}.text must be a string, got {_json_type(part.get('text'))}"
-            )
-    elif kind == "image_url":
-        image = part.get("image_url")
-        if not isinstance(image, dict) or not isinstance(image.get("url"), str):
-            notes.errors.append(f"{where}.image_url must be an object with a string 'url'")
-    elif "type" not in part:
-        notes.warnings.append(f"{where} has no 'type'")
-    elif not isinstance(kind, str):
-        notes.errors.append(f"{where}.type must be a string, got {_json_type(kind)}")
-    else:
-        notes.warnings.append(f"{where} has type {kind!r}; known: 'text', 'image_url'")
-
-
-def _check_messages(messages: Any, what: str, notes: _Notes) -> None:
-    if not isinstance(messages, list):
-        notes.errors.append(f"{what} must be a list, got {_json_type(messages)}")
-        return
-    if not messages:
-        notes.warnings.append(f"{what} is empty")
-        return
-    previous: Optional[str] = None
-    open_calls = 0  # tool calls of the last assistant message not yet answered
-    for index, message in enumerate(messages):
-        where = f"{what}[{index}]"
-        if not isinstance(message, dict):
-            notes.errors.append(f"{where} must be an object, got {_json_type(message)}")
-            previous, open_calls = None, 0
-            continue
-        role = message.get("role")
-        calls = 0
-        if "tool_calls" in message:
-            calls = _check_tool_calls(message["tool_calls"], where, notes)
-            if calls and role != "assistant":
-                notes.warnings.append(f"{where} has 'tool_calls' but role {role!r}")
-        if "role" not in message:
-            notes.warnings.append(f"{where} has no 'role'")
-        elif not isinstance(role, str):
-            notes.errors.append(f"{where} 'role' must be a string, got {_json_type(role)}")
-        elif role not in _ROLES:
-            notes.warnings.append(f"{where} has role {role!r}; known: {', '.join(_ROLES)}")
-        elif role == "tool":
-            if open_calls:
-                open_calls -= 1
-            else:
-                # Several tool messages in a row answer parallel tool calls; more is odd.
-                notes.warnings.append(f"{where} is a 'tool' message that answers no tool call")
-        elif role == previous:
-            notes.warnings.append(f"{where} has the same role as the message before it ({role!r})")
-        if role != "tool":
-            open_calls = calls
-        previous = role if isinstance(role, str) else None
-        _check_content(message, where, calls, notes)
-        _check_message_fields(message, where, role, notes)
-
-
-def _check_message_fields(message: Dict[str, Any], where: str, role: Any, notes: _Notes) -> None:
-    for key in ("reasoning", "reasoning_content"):
-        if key not in message:
-            continue
-        if not isinstance(message[key], str):
-            notes.errors.append(f"{where} {key!r} must be a string, got {_json_type(message[key])}")
-        elif role != "assistant":
-            notes.warnings.append(f"{where} has {key!r} but is not an assistant message")
-    for key in ("name", "tool_call_id"):
-        if key in message and not isinstance(message[key], str):
-            notes.errors.append(f"{where} {key!r} must be a string, got {_json_type(message[key])}")
-    if "weight" in message and (
-        isinstance(message["weight"], bool) or message["weight"] not in (0, 1)
-    ):
-        notes.errors.append(f"{where} has weight {message['weight']!r}; expected 0 or 1")
-
-
-def _check_preference(example: Dict[str, Any], notes: _Notes) -> None:
-    if "input" in example:
-        value = example["input"]
-        if not isinstance(value, dict) or "messages" not in value:
-            notes.errors.append("'input' must be an object with 'messages'")
-        else:
-            _check_messages(value["messages"], "'input.messages'", notes)
-    for key in ("preferred_output", "non_preferred_output"):
-        if key not in example:
-            continue
-        output = example[key]
-        if not isinstance(output, list) or len(output) != 1:
-            notes.errors.append(f"{key!r} must be a list of exactly one assistant message")
-            continue
-        _check_messages(output, repr(key), notes)
-        message = output[0]
-        if isinstance(message, dict) and message.get("role") != "assistant":
-            notes.errors.append(
-                f"{key!r} must be an assistant message, got role {message.get('role')!r}"
-            )
+        found.problems.append(DatasetProblem(None, "the file has no lines (only blank ones)"))
+    return count
 
 
 # -- CSV and Parquet ------------------------------------------------------------------------
@@ -550,30 +273,44 @@ def _check_csv(path: Path, problems: List[DatasetProblem]) -> int:
     return rows
 
 
-def _check_parquet(path: Path, problems: List[DatasetProblem]) -> Optional[int]:
+def _parquet_magic(path: Path, problems: List[DatasetProblem]) -> bool:
+    """Whether the file starts and ends with ``PAR1``; a problem recorded when not."""
+    size = path.stat().st_size
     with open(path, "rb") as f:
         head = f.read(4)
-        f.seek(max(0, path.stat().st_size - 4))
+        f.seek(max(0, size - 4))
         tail = f.read(4)
-    if path.stat().st_size < 8 or head != b"PAR1" or tail != b"PAR1":
+    if size < 8 or head != b"PAR1" or tail != b"PAR1":
         problems.append(DatasetProblem(None, "not a Parquet file (no PAR1 magic bytes)"))
+        return False
+    return True
+
+
+def _check_parquet(path: Path, found: Findings) -> Optional[int]:
+    """A tokenized fine-tuning data set: its columns and rows, read from the footer."""
+    problems = found.problems
+    if not _parquet_magic(path, problems):
         return None
     try:
-        import pyarrow.parquet as pq  # type: ignore[import-not-found]
-    except ImportError:  # pragma: no cover - depends on the environment
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,import-not-found,unused-ignore]
+    except ImportError:
+        found.warn(None, _PYARROW_MISSING)
         return None
-    try:  # pragma: no cover - needs pyarrow
-        metadata = pq.ParquetFile(path).metadata
-    except Exception as exc:  # pragma: no cover - pyarrow's errors for a broken footer
+    try:
+        parquet = pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's errors for a broken footer
         problems.append(DatasetProblem(None, f"unreadable Parquet file: {exc}"))
         return None
-    names = set(metadata.schema.names)  # pragma: no cover
-    if "input_ids" not in names:  # pragma: no cover
+    # The top-level columns (the Parquet schema's own names are the leaves: a list
+    # column of token IDs is named "element" there).
+    names = set(parquet.schema_arrow.names)
+    metadata = parquet.metadata
+    if "input_ids" not in names:
         problems.append(DatasetProblem(None, "a Parquet data set needs an 'input_ids' column"))
-    extra = sorted(names - _PARQUET_COLUMNS)  # pragma: no cover
-    if extra:  # pragma: no cover
+    extra = sorted(names - _PARQUET_COLUMNS)
+    if extra:
         problems.append(DatasetProblem(None, f"unexpected Parquet columns: {', '.join(extra)}"))
-    rows = int(metadata.num_rows)  # pragma: no cover
-    if rows == 0:  # pragma: no cover
+    rows = int(metadata.num_rows)
+    if rows == 0:
         problems.append(DatasetProblem(None, "the Parquet file has no rows"))
-    return rows  # pragma: no cover
+    return rows

@@ -235,6 +235,10 @@ class Files(Resource):
         size. ``POST /files`` and the preprocess step are not idempotent: like job
         creation, they are retried only where the server certainly did nothing.
 
+        :param purpose: ``"fine-tune"`` (the default), ``"eval"``, ``"batch-api"``, ...
+            (:data:`~together_finetune.dataset.PURPOSES`). The fine-tuning formats are
+            checked for ``"fine-tune"`` only; a purpose this version does not know is
+            sent as given, and the API decides.
         :param file_type: ``"jsonl"``, ``"parquet"`` or ``"csv"``; by default from the
             extension.
         :param if_exists: when the API already holds an identical file (``409``):

@@ -27,6 +27,7 @@ from ._transfer.progress import ProgressCallback
 from .converter import encode
 from .errors import NotFoundError
 from .models import (
+    DPO,
     BatchSize,
     Checkpoint,
     DeleteResult,
@@ -50,6 +51,7 @@ from .validation import (
     build_create_request,
     default_lora,
     ensure_within_limits,
+    fold_simpo,
     needs_model_limits,
     price_request_problems,
 )
@@ -145,7 +147,9 @@ class FineTunes(Tokenization, JobMetrics):
             (only with SFT or no ``training_method``).
         :param dpo_beta: with ``rpo_alpha``, ``simpo_gamma``,
             ``dpo_normalize_logratios_by_length`` and ``dpo_reference_free``: set on
-            ``training_method=DPO(...)``; only valid together with it.
+            ``training_method=DPO(...)``; only valid together with it. With
+            ``simpo_gamma > 0`` (SimPO) the two DPO flags are sent as True, as the
+            official SDK sends them; either given as False is a ``ValueError``.
         :param lr_scheduler: :class:`LinearLRScheduler` or :class:`CosineLRScheduler`.
         :param batch_size: an int, or ``"max"``.
         :param wandb_api_key: Weights & Biases key (sent as ``wandb_key``; never logged).
@@ -293,6 +297,10 @@ class FineTunes(Tokenization, JobMetrics):
         problems = price_request_problems(request)
         if problems:
             raise ValueError("invalid price-estimate arguments:\n  - " + "\n  - ".join(problems))
+        if isinstance(request.training_method, DPO):
+            # As create() sends it: SimPO with its two settings.
+            method = fold_simpo(request.training_method, [])
+            request = attrs.evolve(request, training_method=method)
         lora = request.training_type
         if isinstance(lora, LoRATraining) and lora.lora_r is None:
             # As create() sends it: the model's default rank (8 without a model).

@@ -31,12 +31,14 @@ __all__ = [
     "DPO_OPTIONS",
     "EARLY_STOPPING_DEFAULTS",
     "MAX_SUFFIX_LENGTH",
+    "SIMPO_SETTINGS",
     "apply_model_defaults",
     "build_create_request",
     "check_against_limits",
     "create_request_problems",
     "default_lora",
     "ensure_within_limits",
+    "fold_simpo",
     "needs_model_limits",
     "price_request_problems",
     "type_problems",
@@ -238,6 +240,7 @@ def _check(
         need_range("simpo_gamma", method.simpo_gamma, 0, None)
         need_bool("dpo_normalize_logratios_by_length", method.dpo_normalize_logratios_by_length)
         need_bool("dpo_reference_free", method.dpo_reference_free)
+        method = fold_simpo(method, problems)
     suffix: object = r.suffix
     if suffix is not None:
         if not isinstance(suffix, str):
@@ -247,11 +250,40 @@ def _check(
     return method, _with_type_problems(problems, r)
 
 
+#: What SimPO (``simpo_gamma > 0``) is by definition; sent as the official SDK sends them.
+SIMPO_SETTINGS = ("dpo_reference_free", "dpo_normalize_logratios_by_length")
+
+
+def fold_simpo(method: DPO, problems: List[str]) -> DPO:
+    """``method`` with :data:`SIMPO_SETTINGS` set to True when ``simpo_gamma > 0``.
+
+    SimPO is reference-free and length-normalised, and the official SDK sends both
+    settings with it: an explicit ``False`` for either contradicts it.
+
+    :param problems: where the contradiction is reported (as one line naming both
+        settings); ``method`` is then returned as it is.
+    """
+    gamma = method.simpo_gamma
+    if not (_is_number(gamma) and gamma > 0):  # type: ignore[operator]
+        return method
+    refused = [name for name in SIMPO_SETTINGS if getattr(method, name) is False]
+    if refused:
+        problems.append(
+            f"{', '.join(SIMPO_SETTINGS)}: SimPO (simpo_gamma={gamma!r} > 0) is reference-free "
+            "and length-normalised, so both are sent as True; leave them unset, or set "
+            f"simpo_gamma=0 (got {', '.join(name + '=False' for name in refused)})"
+        )
+        return method
+    return attrs.evolve(method, dpo_reference_free=True, dpo_normalize_logratios_by_length=True)
+
+
 def price_request_problems(request: PriceEstimateRequest) -> List[str]:
     """Every problem with a price-estimate request, as ``"<argument>: ..."`` lines."""
     problems = _int_problems("n_epochs", request.n_epochs, 1)
     problems += _int_problems("n_evals", request.n_evals, 0)
     problems += _name_problems(request)
+    if isinstance(request.training_method, DPO):
+        fold_simpo(request.training_method, problems)
     return _with_type_problems(problems, request)
 
 

@@ -274,8 +274,6 @@ def test_create_full_dpo_linear_and_from_checkpoint(
         "0.5",
         "--dpo-normalize-logratios-by-length",
         "--no-dpo-reference-free",
-        "--simpo-gamma",
-        "1.5",
         "--lr-scheduler",
         "linear",
     )
@@ -289,7 +287,6 @@ def test_create_full_dpo_linear_and_from_checkpoint(
         "rpo_alpha": 0.5,
         "dpo_normalize_logratios_by_length": True,
         "dpo_reference_free": False,
-        "simpo_gamma": 1.5,
     }
     assert body["lr_scheduler"]["lr_scheduler_type"] == "linear"
 

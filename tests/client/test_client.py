@@ -150,7 +150,15 @@ def test_create_sends_only_what_was_given(client: Client, server: FakeTogether) 
         ),
         (
             {"training_method": DPO(dpo_beta=0.2, simpo_gamma=0.5)},
-            {"training_method": {"method": "dpo", "dpo_beta": 0.2, "simpo_gamma": 0.5}},
+            {
+                "training_method": {
+                    "method": "dpo",
+                    "dpo_beta": 0.2,
+                    "simpo_gamma": 0.5,
+                    "dpo_normalize_logratios_by_length": True,
+                    "dpo_reference_free": True,
+                }
+            },
         ),
         (
             {"lr_scheduler": LinearLRScheduler(min_lr_ratio=0.1)},

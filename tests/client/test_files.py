@@ -58,8 +58,11 @@ def test_upload_of_each_file_type(
     if suffix == "jsonl":
         path = write_jsonl(tmp_path / "train.jsonl")
     elif suffix == "parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
         path = tmp_path / "train.parquet"
-        path.write_bytes(b"PAR1" + os.urandom(1000) + b"PAR1")
+        pq.write_table(pa.table({"input_ids": [[1, 2, 3], [4, 5]]}), path)
     else:
         path = tmp_path / "eval.csv"
         path.write_text("question,answer\n1+1,2\n2+2,4\n")

@@ -469,4 +469,11 @@ def test_create_folds_shorthands_into_the_training_method(
     first, second = (r.json() for r in server.requests_to("POST", "/fine-tunes"))
     assert first["training_method"] == {"method": "sft", "train_on_inputs": False}
     assert "train_on_inputs" not in first
-    assert second["training_method"] == {"method": "dpo", "dpo_beta": 0.3, "simpo_gamma": 0.5}
+    assert second["training_method"] == {
+        "method": "dpo",
+        "dpo_beta": 0.3,
+        "simpo_gamma": 0.5,
+        # SimPO's settings, sent as the official SDK sends them.
+        "dpo_reference_free": True,
+        "dpo_normalize_logratios_by_length": True,
+    }

@@ -69,6 +69,7 @@ def preview(args: argparse.Namespace, out: Out) -> int:
             training_file=args.training_file,
             top_k=args.top_k,
             train_on_inputs=args.train_on_inputs,
+            training_method=args.training_method,
         )
     if out.json_mode:
         out.json(plain(answer))
@@ -103,6 +104,11 @@ def register(subparsers: Subparsers) -> None:
         action=argparse.BooleanOptionalAction,
         default=None,
         help="also train on the inputs (default: the server masks them)",
+    )
+    p.add_argument(
+        "--training-method",
+        choices=("sft",),
+        help="the method to preview (only sft; sent when given)",
     )
     p = add_job_command(
         subparsers,

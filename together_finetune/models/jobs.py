@@ -73,6 +73,7 @@ class FineTune(WireObject):
         ``model_object_revision_id`` (``rv_...``).
     :ivar adapter_object_name: the same for the LoRA adapter
         (``<project>/<model>-adapter``), with its ID and revision ID.
+    :ivar wandb_entity: the Weights & Biases team or user the run was logged under.
     :ivar tokenized_dataset_path: where the tokenized training data was stored,
         and ``tokenized_dataset_uploaded_at`` when (see
         :meth:`FineTunes.download_tokenized_dataset
@@ -114,6 +115,7 @@ class FineTune(WireObject):
     hf_output_repo_name: Optional[str] = None
     wandb_project_name: Optional[str] = None
     wandb_name: Optional[str] = None
+    wandb_entity: Optional[str] = None
     wandb_url: Optional[str] = None
     wandb_base_url: Optional[str] = None
     trainingfile_numlines: Optional[int] = None

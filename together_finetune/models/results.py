@@ -55,9 +55,10 @@ class DatasetReport:
     """What :func:`~together_finetune.dataset.check_dataset` found.
 
     :param path: the file checked.
-    :param format: ``"general"``, ``"instruction"``, ``"conversational"``,
-        ``"preference"``, ``"tokenized"`` (Parquet), ``"csv"``, or ``None`` when
-        no format could be detected.
+    :param format: for fine-tuning ``"general"``, ``"instruction"``,
+        ``"conversational"``, ``"preference"`` or ``"tokenized"`` (Parquet); for the
+        other purposes ``"jsonl"`` or ``"parquet"``; ``"csv"``; or ``None`` when no
+        format could be detected.
     :param num_examples: examples (non-blank lines; rows for CSV; ``None`` for
         Parquet, whose rows are not counted without ``pyarrow``).
     :param problems: every error (what the server certainly refuses), in file order.

@@ -62,7 +62,12 @@ class SFT(WireObject):
 
 @attrs.frozen
 class DPO(WireObject):
-    """Direct preference optimisation (``{"method": "dpo", ...}``); ``None`` fields are not sent."""
+    """Direct preference optimisation (``{"method": "dpo", ...}``); ``None`` fields are not sent.
+
+    With ``simpo_gamma > 0`` (SimPO) a job is sent with ``dpo_reference_free`` and
+    ``dpo_normalize_logratios_by_length`` set to True, as the official SDK sends it;
+    setting either to False with it is refused before sending.
+    """
 
     dpo_beta: Optional[float] = None
     rpo_alpha: Optional[float] = None

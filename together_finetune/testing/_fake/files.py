@@ -43,7 +43,19 @@ __all__ = ["FAKE_FILE_ID", "FilesAPI"]
 FAKE_FILE_ID = re.compile(
     r"^file-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$"
 )
-_PURPOSES = frozenset({"fine-tune", "eval", "calibration", "batch-api", "eval-sample"})
+#: The spec's purposes and the official SDK's ``calibration``.
+_PURPOSES = frozenset(
+    {
+        "fine-tune",
+        "eval",
+        "eval-sample",
+        "eval-output",
+        "eval-summary",
+        "batch-generated",
+        "batch-api",
+        "calibration",
+    }
+)
 _FILE_TYPES = frozenset({"jsonl", "parquet", "csv"})
 
 
