@@ -7,7 +7,7 @@ inherits these methods); kept apart so each module stays one subject.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, cast
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple, cast
 
 from ._extras import require
 from ._metrics import metric_params, metrics_frame
@@ -36,6 +36,8 @@ class JobMetrics(Resource):
         logged_at_to: Optional[datetime] = None,
         resolution: Optional[int] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> List[Dict[str, float]]:
         """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
 
@@ -47,6 +49,7 @@ class JobMetrics(Resource):
             (a positive integer) instead of every one.
         :raises ValueError: a filter has the wrong type (nothing was sent).
         """
+        extras = self._extras(extra_headers, extra_query)
         params = metric_params(
             global_step_from, global_step_to, logged_at_from, logged_at_to, resolution
         )
@@ -56,6 +59,7 @@ class JobMetrics(Resource):
                 job_path(id, "/metrics"),
                 List[Dict[str, float]],
                 key="metrics",
+                extras=extras,
                 params=params or None,
                 timeout=timeout,
             ),
@@ -70,6 +74,8 @@ class JobMetrics(Resource):
         logged_at_from: Optional[datetime] = None,
         logged_at_to: Optional[datetime] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Any:
         """The job's metrics as a ``pandas.DataFrame`` indexed by step (extra ``pandas``).
 
@@ -80,7 +86,8 @@ class JobMetrics(Resource):
         """
         require("pandas", extra="pandas", feature="metrics_frame")
         filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
-        return metrics_frame(self._metric_rows(id, filters, timeout))
+        extras = (extra_headers, extra_query)
+        return metrics_frame(self._metric_rows(id, filters, timeout, extras))
 
     def plot_metrics(
         self,
@@ -93,6 +100,8 @@ class JobMetrics(Resource):
         logged_at_from: Optional[datetime] = None,
         logged_at_to: Optional[datetime] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Axes:
         """Draw the job's loss curves (training and evaluation) with matplotlib (extra ``plot``).
 
@@ -104,10 +113,20 @@ class JobMetrics(Resource):
         require("matplotlib", extra="plot", feature="plot_metrics")
         check_plot_arguments(ax, metrics)
         filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
-        rows = self._metric_rows(id, filters, timeout)
+        rows = self._metric_rows(id, filters, timeout, (extra_headers, extra_query))
         return draw(rows, ax, metrics=metrics, title=f"{id} loss" if metrics is None else id)
 
     def _metric_rows(
-        self, id: str, filters: Tuple[Any, ...], timeout: Optional[Timeout]
+        self,
+        id: str,
+        filters: Tuple[Any, ...],
+        timeout: Optional[Timeout],
+        extras: Tuple[Any, Any],
     ) -> List[Dict[str, float]]:
-        return self.list_metrics(id, **dict(zip(_METRIC_FILTERS, filters)), timeout=timeout)
+        return self.list_metrics(
+            id,
+            **dict(zip(_METRIC_FILTERS, filters)),
+            timeout=timeout,
+            extra_headers=extras[0],
+            extra_query=extras[1],
+        )
