@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from typing import (
     TYPE_CHECKING,
     Any,
     Callable,
-    Dict,
     Generator,
     List,
     Literal,
@@ -19,12 +17,11 @@ from typing import (
     cast,
 )
 
-import attrs
-
+from ._catalog import Catalog
 from ._checks import check_flag, check_seconds
 from ._job_metrics import JobMetrics
 from ._polling import Poller
-from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id, job_path
+from ._resource import JOB_ID_PREFIX, check_job_id, job_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._passthrough import Extras
@@ -41,12 +38,8 @@ from .models import (
     FineTuneEvent,
     FineTuneRequest,
     Listing,
-    LoRATraining,
     LRScheduler,
-    ModelLimits,
     MultimodalParams,
-    PriceEstimate,
-    PriceEstimateRequest,
     TrainingMethod,
     TrainingType,
 )
@@ -54,10 +47,8 @@ from .transport import Timeout, Transport, normalize_timeout
 from .validation import (
     apply_model_defaults,
     build_create_request,
-    default_lora,
     ensure_within_limits,
     needs_model_limits,
-    price_request_problems,
 )
 
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
@@ -67,11 +58,13 @@ _MAYBE_CREATED = (
 )
 
 
-class FineTunes(Tokenization, JobMetrics):
+class FineTunes(Tokenization, JobMetrics, Catalog):
     """Fine-tuning jobs: ``client.fine_tunes``.
 
     The tokenization endpoints (:meth:`preview`, :meth:`download_tokenized_dataset`)
-    come from :class:`~together_finetune._tokenization.Tokenization`.
+    come from :class:`~together_finetune._tokenization.Tokenization`, the metrics from
+    :class:`~together_finetune._job_metrics.JobMetrics`, the price and the models'
+    limits from :class:`~together_finetune._catalog.Catalog`.
 
     Every method that sends a request also takes ``extra_headers=`` and
     ``extra_query=``, and those whose request has a JSON body ``extra_body=``: sent as
@@ -83,9 +76,6 @@ class FineTunes(Tokenization, JobMetrics):
     def __init__(self, transport: Transport, *, clock: Callable[[], float]) -> None:
         super().__init__(transport)
         self._clock = clock
-        self._limits_cache: Dict[str, ModelLimits] = {}
-        self._limits_locks: Dict[str, threading.Lock] = {}
-        self._limits_lock = threading.Lock()
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -352,130 +342,6 @@ class FineTunes(Tokenization, JobMetrics):
         path = job_path(id, "/checkpoints")
         found = self._get(path, List[Checkpoint], key="data", extras=extras, timeout=timeout)
         return Listing(found)
-
-    # -- pricing and models ---------------------------------------------------------------
-
-    def estimate_price(
-        self,
-        *,
-        training_file: str,
-        model: Optional[str] = None,
-        validation_file: Optional[str] = None,
-        n_epochs: Optional[int] = None,
-        n_evals: Optional[int] = None,
-        training_type: Optional[TrainingType] = None,
-        training_method: Optional[TrainingMethod] = None,
-        from_checkpoint: Optional[str] = None,
-        timeout: Optional[Timeout] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        extra_query: Optional[Mapping[str, Any]] = None,
-        extra_body: Optional[Mapping[str, Any]] = None,
-    ) -> PriceEstimate:
-        """What a job would cost (``POST /fine-tunes/estimate-price``).
-
-        When the API cannot estimate yet, ``estimation_available`` is False and
-        ``unavailable_reason`` says why.
-
-        :raises ValueError: an argument is invalid (nothing was sent).
-        """
-        extras = self._extras(extra_headers, extra_query, extra_body)
-        request = PriceEstimateRequest(
-            training_file=check_file_id(training_file, "training_file"),
-            model=model,
-            validation_file=(
-                None
-                if validation_file is None
-                else check_file_id(validation_file, "validation_file")
-            ),
-            n_epochs=n_epochs,
-            n_evals=n_evals,
-            training_type=training_type,
-            training_method=training_method,
-            from_checkpoint=from_checkpoint,
-        )
-        problems = price_request_problems(request)
-        if problems:
-            raise ValueError("invalid price-estimate arguments:\n  - " + "\n  - ".join(problems))
-        lora = request.training_type
-        if isinstance(lora, LoRATraining) and lora.lora_r is None:
-            # As create() sends it: the model's default rank (8 without a model).
-            limits = self._cached_limits(model, timeout, extras) if model else None
-            request = attrs.evolve(request, training_type=default_lora(lora, limits))
-        return cast(
-            "PriceEstimate",
-            self._call(
-                "POST",
-                "/fine-tunes/estimate-price",
-                PriceEstimate,
-                extras=extras,
-                json_body=encode(request),
-                idempotent=True,
-                timeout=timeout,
-            ),
-        )
-
-    def model_limits(
-        self,
-        model: str,
-        *,
-        timeout: Optional[Timeout] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        extra_query: Optional[Mapping[str, Any]] = None,
-    ) -> ModelLimits:
-        """What ``model`` allows (``GET /fine-tunes/models/limits?model_name=``).
-
-        Always asks the API; the answer also refreshes the cache that
-        ``create(check_limits=True)`` reads.
-
-        :raises NotFoundError: the model is unknown or cannot be fine-tuned.
-        """
-        if not isinstance(model, str) or not model.strip():
-            raise ValueError(f"model must be a non-empty model name, got {model!r}")
-        extras = self._extras(extra_headers, extra_query)
-        limits: ModelLimits = self._get(
-            "/fine-tunes/models/limits",
-            ModelLimits,
-            extras=extras,
-            params={"model_name": model},
-            timeout=timeout,
-        )
-        self._limits_cache[model] = limits
-        return limits
-
-    def _cached_limits(
-        self, model: str, timeout: Optional[Timeout], extras: Optional[Extras] = None
-    ) -> ModelLimits:
-        """The model's limits, fetched at most once per model per client (errors not cached)."""
-        cached = self._limits_cache.get(model)
-        if cached is not None:
-            return cached
-        with self._limits_lock:
-            lock = self._limits_locks.setdefault(model, threading.Lock())
-        with lock:  # concurrent creates for one model share a single fetch
-            cached = self._limits_cache.get(model)
-            if cached is not None:
-                return cached
-            return self.model_limits(
-                model,
-                timeout=timeout,
-                extra_headers=extras.headers if extras else None,
-                extra_query=extras.query if extras else None,
-            )
-
-    def supported_models(
-        self,
-        *,
-        timeout: Optional[Timeout] = None,
-        extra_headers: Optional[Mapping[str, str]] = None,
-        extra_query: Optional[Mapping[str, Any]] = None,
-    ) -> List[str]:
-        """Names of the models that can be fine-tuned (``GET /fine-tunes/models/supported``)."""
-        extras = self._extras(extra_headers, extra_query)
-        path = "/fine-tunes/models/supported"
-        return cast(
-            "List[str]",
-            self._get(path, List[str], key="models", extras=extras, timeout=timeout),
-        )
 
     # -- waiting --------------------------------------------------------------------------
 
