@@ -44,17 +44,8 @@ JOB_ID_PREFIX = "ft-"
 
 
 def check_job_id(job_id: Any) -> str:
-    """Validate a job ID (``ft-...``) before it goes into a URL.
-
-    A ``JOB_ID:STEP`` (how checkpoints are named) is refused: a step has its own argument.
-    """
-    value = check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
-    if ":" in value:
-        raise ValueError(
-            f"fine-tune job ID must not contain ':' (a checkpoint step goes in "
-            f"checkpoint_step=), got {value!r}"
-        )
-    return value
+    """Validate a job ID (``ft-...``) before it goes into a URL."""
+    return check_id(job_id, prefix=JOB_ID_PREFIX, what="fine-tune job ID")
 
 
 def check_file_id(value: Any, what: str = "file ID") -> str:

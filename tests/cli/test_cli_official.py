@@ -165,15 +165,6 @@ def test_download_takes_the_step_from_the_job_id(
     assert sent.query["checkpoint_step"] == "10"
 
 
-def test_the_library_refuses_a_job_id_with_a_step(server: FakeTogether) -> None:
-    from together_finetune import Client
-
-    client = Client(api_key=server.api_key, base_url=server.base_url)
-    with client, pytest.raises(ValueError, match="checkpoint_step"):
-        client.fine_tunes.retrieve("ft-1234:5")
-    assert server.requests == []
-
-
 @pytest.mark.usefixtures("env")
 @pytest.mark.parametrize("status", ["completed", "cancelled", "error", "user_error"])
 def test_cancel_of_a_finished_job_says_so_and_sends_no_cancel(
