@@ -6,7 +6,7 @@ inherits these methods); kept apart so each module stays one subject.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
 from ._extras import require
 from ._metrics import LoggedAt, metric_params, metrics_frame
@@ -37,6 +37,8 @@ class JobMetrics(Resource):
         logged_at_to: Optional[LoggedAt] = None,
         resolution: Optional[int] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> List[Dict[str, float]]:
         """Training metrics, chronological (``GET /fine-tunes/{id}/metrics``).
 
@@ -51,11 +53,14 @@ class JobMetrics(Resource):
         :raises ValueError: a filter has the wrong type, or a time has no timezone
             (nothing was sent).
         """
+        extras = self._extras(extra_headers, extra_query)
         path = job_path(id, "/metrics")
         params = metric_params(
             global_step_from, global_step_to, logged_at_from, logged_at_to, resolution
         )
-        body = self._transport.request_json("GET", path, params=params or None, timeout=timeout)
+        body = self._sender(extras).request_json(
+            "GET", path, params=params or None, timeout=timeout
+        )
         if not isinstance(body, dict):
             raise APIResponseValidationError(
                 f"GET {path}: expected an object with 'metrics', got {str(body)[:100]}",
@@ -72,6 +77,8 @@ class JobMetrics(Resource):
         logged_at_from: Optional[LoggedAt] = None,
         logged_at_to: Optional[LoggedAt] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Any:
         """The job's metrics as a ``pandas.DataFrame`` indexed by step (extra ``pandas``).
 
@@ -82,7 +89,8 @@ class JobMetrics(Resource):
         """
         require("pandas", extra="pandas", feature="metrics_frame")
         filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
-        return metrics_frame(self._metric_rows(id, filters, timeout))
+        extras = (extra_headers, extra_query)
+        return metrics_frame(self._metric_rows(id, filters, timeout, extras))
 
     def plot_metrics(
         self,
@@ -95,6 +103,8 @@ class JobMetrics(Resource):
         logged_at_from: Optional[LoggedAt] = None,
         logged_at_to: Optional[LoggedAt] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Axes:
         """Draw the job's loss curves (training and evaluation) with matplotlib (extra ``plot``).
 
@@ -106,10 +116,20 @@ class JobMetrics(Resource):
         require("matplotlib", extra="plot", feature="plot_metrics")
         check_plot_arguments(ax, metrics)
         filters = (global_step_from, global_step_to, logged_at_from, logged_at_to)
-        rows = self._metric_rows(id, filters, timeout)
+        rows = self._metric_rows(id, filters, timeout, (extra_headers, extra_query))
         return draw(rows, ax, metrics=metrics, title=f"{id} loss" if metrics is None else id)
 
     def _metric_rows(
-        self, id: str, filters: Tuple[Any, ...], timeout: Optional[Timeout]
+        self,
+        id: str,
+        filters: Tuple[Any, ...],
+        timeout: Optional[Timeout],
+        extras: Tuple[Any, Any],
     ) -> List[Dict[str, float]]:
-        return self.list_metrics(id, **dict(zip(_METRIC_FILTERS, filters)), timeout=timeout)
+        return self.list_metrics(
+            id,
+            **dict(zip(_METRIC_FILTERS, filters)),
+            timeout=timeout,
+            extra_headers=extras[0],
+            extra_query=extras[1],
+        )

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Optional, TypeVar
+from typing import TYPE_CHECKING, Any, Mapping, Optional, TypeVar
 from urllib.parse import quote
 
 from .converter import decode
 from .errors import APIResponseValidationError
 
 if TYPE_CHECKING:  # pragma: no cover - the ID checks load without the transport
+    from ._passthrough import Extras
     from .transport import Transport
 
 T = TypeVar("T")
@@ -70,19 +71,59 @@ def job_path(job_id: Any, suffix: str = "") -> str:
 
 
 class Resource:
-    """Base of the resource namespaces (``client.fine_tunes``, ...)."""
+    """Base of the resource namespaces (``client.fine_tunes``, ...).
+
+    Every public method that sends a request takes ``extra_headers=`` and
+    ``extra_query=`` (and ``extra_body=`` where the request has a JSON body): checked
+    by :meth:`_extras`, merged last by the transport :meth:`_sender` gives (see
+    :mod:`together_finetune._passthrough`).
+    """
 
     def __init__(self, transport: Transport) -> None:
         self._transport = transport
 
-    def _get(self, path: str, cls: Any, *, key: Optional[str] = None, **kwargs: Any) -> Any:
-        return self._call("GET", path, cls, key=key, **kwargs)
+    @staticmethod
+    def _extras(
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
+    ) -> Extras:
+        """The checked extras of a call (``ValueError`` before anything is sent)."""
+        from ._passthrough import Extras
+
+        return Extras.of(extra_headers, extra_query, extra_body)
+
+    def _sender(self, extras: Optional[Extras]) -> Transport:
+        """The transport that sends a call's requests: with its extras merged, if any."""
+        if not extras:
+            return self._transport
+        from ._passthrough import ExtrasTransport
+
+        return ExtrasTransport(self._transport, extras)
+
+    def _get(
+        self,
+        path: str,
+        cls: Any,
+        *,
+        key: Optional[str] = None,
+        extras: Optional[Extras] = None,
+        **kwargs: Any,
+    ) -> Any:
+        return self._call("GET", path, cls, key=key, extras=extras, **kwargs)
 
     def _call(
-        self, method: str, path: str, cls: Any, *, key: Optional[str] = None, **kwargs: Any
+        self,
+        method: str,
+        path: str,
+        cls: Any,
+        *,
+        key: Optional[str] = None,
+        extras: Optional[Extras] = None,
+        **kwargs: Any,
     ) -> Any:
         """Send a request and decode its JSON body (or the member ``key`` of it) into ``cls``."""
-        body = self._transport.request_json(method, path, **kwargs)
+        body = self._sender(extras).request_json(method, path, **kwargs)
         if key is not None:
             if not isinstance(body, dict) or key not in body:
                 raise APIResponseValidationError(

@@ -7,8 +7,9 @@ inherits these methods); kept apart so each module stays one subject.
 
 from __future__ import annotations
 
+import functools
 import os
-from typing import Any, Dict, Literal, Optional, Union, cast
+from typing import Any, Dict, Literal, Mapping, Optional, Union, cast
 
 from ._checks import check_flag, check_seconds
 from ._resource import Resource, check_file_id, check_job_id, job_path
@@ -35,6 +36,9 @@ class Tokenization(Resource):
         train_on_inputs: Optional[bool] = None,
         training_method: Optional[Literal["sft"]] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
     ) -> TokenizationPreview:
         """How a training file will be tokenized for ``model`` (``POST /fine-tunes/preview``).
 
@@ -48,6 +52,7 @@ class Tokenization(Resource):
             when given; the server assumes it otherwise).
         :raises ValueError: an argument is invalid (nothing was sent).
         """
+        extras = self._extras(extra_headers, extra_query, extra_body)
         problems = []
         if not isinstance(model, str) or not model.strip():
             problems.append(f"model: must be a non-empty model name, got {model!r}")
@@ -81,6 +86,7 @@ class Tokenization(Resource):
                 "POST",
                 "/fine-tunes/preview",
                 TokenizationPreview,
+                extras=extras,
                 json_body=body,
                 idempotent=True,  # computes an answer, changes nothing
                 timeout=timeout,
@@ -88,15 +94,22 @@ class Tokenization(Resource):
         )
 
     def tokenized_dataset_link(
-        self, id: str, *, timeout: Optional[Timeout] = None
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> TokenizedDatasetLink:
         """Where a job's tokenized data set can be fetched: a presigned URL, its file
         name and size (``GET /fine-tunes/{id}/download-tokenized-dataset``)."""
+        extras = self._extras(extra_headers, extra_query)
         return cast(
             "TokenizedDatasetLink",
             self._get(
                 job_path(id, "/download-tokenized-dataset"),
                 TokenizedDatasetLink,
+                extras=extras,
                 timeout=timeout,
             ),
         )
@@ -111,6 +124,8 @@ class Tokenization(Resource):
         timeout: Optional[Timeout] = None,
         lock_timeout: float = 300.0,
         connections: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> DownloadResult:
         """Download the tokenized data set a job trained on.
 
@@ -135,23 +150,30 @@ class Tokenization(Resource):
         from ._transfer.segments import check_connections
 
         job_id = check_job_id(id)
+        extras = self._extras(extra_headers, extra_query)
         check_connections(connections)  # before the link is asked for: nothing sent
         check_progress(progress)
         check_seconds(lock_timeout, "lock_timeout")
         check_flag(overwrite, "overwrite")
         where = resolve_output(output, overwrite=overwrite)
-        link = self.tokenized_dataset_link(job_id, timeout=timeout)
+        ask = functools.partial(
+            self.tokenized_dataset_link,
+            job_id,
+            extra_headers=extras.headers,
+            extra_query=extras.query,
+        )
+        link = ask(timeout=timeout)
         name = safe_filename(link.filename, f"{job_id}-tokenized-dataset.tar.zst")
         final = where.file if where.file is not None else where.directory / name
         first = [link.url]
 
         def locate() -> str:
             # The URL at hand first; after a 403 or 404 (expired) a freshly signed one.
-            return first.pop() if first else self.tokenized_dataset_link(job_id).url
+            return first.pop() if first else ask().url
 
         with download_progress(progress, name) as callback:
             path, size, digest = download_presigned(
-                self._transport,
+                self._sender(extras),
                 locate,
                 source=job_path(job_id, "/download-tokenized-dataset"),
                 output=final,

@@ -337,12 +337,20 @@ def _build() -> cattrs.Converter:
     # Request bodies: omit None fields; the W&B key travels as ``wandb_key``,
     # the name both official SDKs send and the live API accepts.
     wandb = override(rename="wandb_key")
-    conv.register_unstructure_hook(
+    fields_of_request = make_dict_unstructure_fn(
         FineTuneRequest,
-        make_dict_unstructure_fn(
-            FineTuneRequest, conv, _cattrs_omit_if_default=True, wandb_api_key=wandb
-        ),
+        conv,
+        _cattrs_omit_if_default=True,
+        wandb_api_key=wandb,
+        extra_body=override(omit=True),
     )
+
+    def unstructure_request(value: FineTuneRequest) -> Dict[str, Any]:
+        # What the caller passes through goes in last: its keys replace the fields'.
+        data: Dict[str, Any] = fields_of_request(value)
+        return {**data, **value.extra_body} if value.extra_body else data
+
+    conv.register_unstructure_hook(FineTuneRequest, unstructure_request)
     conv.register_structure_hook(
         FineTuneRequest, make_dict_structure_fn(FineTuneRequest, conv, wandb_api_key=wandb)
     )

@@ -13,7 +13,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Callable, List, Literal, Optional, Union, cast
+from typing import Any, Callable, List, Literal, Mapping, Optional, Union, cast
 
 from ._checks import check_callback, check_flag
 from ._polling import Deadline, check_poll_interval
@@ -88,6 +88,12 @@ class Files(Resource):
     The attributes :attr:`multipart_threshold`, :attr:`part_size` and
     :attr:`min_part_size` can be lowered (tests do) to exercise the multipart flow
     with small files.
+
+    Every method that sends a request also takes ``extra_headers=`` and
+    ``extra_query=``, and those whose request has a JSON body ``extra_body=``: sent as
+    given, merged last into each request to the API (a key replaces the field or
+    parameter of the same name), for what this version does not type yet.
+    ``extra_headers`` cannot set ``Authorization``.
     """
 
     def __init__(
@@ -104,9 +110,16 @@ class Files(Resource):
 
     # -- simple endpoints ------------------------------------------------------------------
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FileObject]:
+    def list(
+        self,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> Listing[FileObject]:
         """Every file of the account (``GET /files``)."""
-        body = self._transport.request_json("GET", "/files", timeout=timeout)
+        sender = self._sender(self._extras(extra_headers, extra_query))
+        body = sender.request_json("GET", "/files", timeout=timeout)
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise APIResponseValidationError(
                 f"GET /files: expected an object with a 'data' list, got {str(body)[:100]}",
@@ -114,15 +127,33 @@ class Files(Resource):
             )
         return Listing(decode(body["data"], List[FileObject]))
 
-    def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FileObject:
+    def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> FileObject:
         """One file's metadata (``GET /files/{id}``)."""
-        return cast("FileObject", self._get(self._file_path(id), FileObject, timeout=timeout))
+        extras = self._extras(extra_headers, extra_query)
+        path = self._file_path(id)
+        return cast("FileObject", self._get(path, FileObject, extras=extras, timeout=timeout))
 
-    def delete(self, id: str, *, timeout: Optional[Timeout] = None) -> FileDeleteResult:
+    def delete(
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> FileDeleteResult:
         """Delete a file (``DELETE /files/{id}``)."""
+        extras = self._extras(extra_headers, extra_query)
         path = self._file_path(id)
         return cast(
-            "FileDeleteResult", self._call("DELETE", path, FileDeleteResult, timeout=timeout)
+            "FileDeleteResult",
+            self._call("DELETE", path, FileDeleteResult, extras=extras, timeout=timeout),
         )
 
     def content(
@@ -135,6 +166,8 @@ class Files(Resource):
         timeout: Optional[Timeout] = None,
         lock_timeout: float = 300.0,
         connections: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Path:
         """Download a file's content to ``output`` (``GET /files/{id}/content``).
 
@@ -152,11 +185,12 @@ class Files(Resource):
             does not, or the download could not be completed.
         """
         path = self._file_path(id, "/content")
+        extras = self._extras(extra_headers, extra_query)
         check_flag(overwrite, "overwrite")
         target = Path(os.fspath(output))
         with download_progress(progress, target.name) as callback:
             final, _size, _digest = download_to_file(
-                self._transport,
+                self._sender(extras),
                 path,
                 target,
                 overwrite=overwrite,
@@ -174,6 +208,8 @@ class Files(Resource):
         *,
         timeout: Optional[float] = 600.0,
         poll_interval: float = 2.0,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> FileObject:
         """Poll an uploaded file until the server has checked it; return it once valid.
 
@@ -190,10 +226,11 @@ class Files(Resource):
             ``.file`` the file object with its ``validation_report``.
         """
         file_id = check_file_id(id)
+        extras = self._extras(extra_headers, extra_query)
         check_poll_interval(poll_interval)
         deadline = Deadline(self._clock, timeout)
         while True:
-            found = self.retrieve(file_id)
+            found = self.retrieve(file_id, extra_headers=extras.headers, extra_query=extras.query)
             status = found.processing_status
             if status is None or status == "COMPLETED":
                 return found
@@ -218,6 +255,8 @@ class Files(Resource):
         if_exists: Literal["return", "error"] = "return",
         progress: Optional[UploadProgress] = None,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> FileObject:
         """Upload a data file and return its :class:`FileObject`.
 
@@ -244,10 +283,13 @@ class Files(Resource):
         :param if_exists: when the API already holds an identical file (``409``):
             ``"return"`` it (the default) or raise :class:`ConflictError`.
         :param progress: called as ``progress(bytes_sent, total)``.
+        :param extra_headers: headers added to each request to the API (not to storage).
+        :param extra_query: query parameters added likewise.
         :raises DatasetError: the local check failed (nothing was sent).
         :raises UploadError: the storage upload failed or the API answered unexpectedly.
         """
         source = Path(os.fspath(path))
+        extras = self._extras(extra_headers, extra_query)
         if if_exists not in ("return", "error"):
             raise ValueError(f"if_exists must be 'return' or 'error', got {if_exists!r}")
         check_callback(progress, "progress")
@@ -270,7 +312,7 @@ class Files(Resource):
             if not report.ok:
                 raise DatasetError(report)
         body = upload_file(
-            self._transport,
+            self._sender(extras),
             UploadSource(source, size, purpose, file_type, sha256_file(source)),
             sizes=PartSizes(self.multipart_threshold, self.part_size, self.min_part_size),
             if_exists=if_exists,

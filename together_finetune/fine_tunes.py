@@ -2,32 +2,34 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
 from typing import (
+    TYPE_CHECKING,
     Any,
     Callable,
-    Dict,
     Generator,
     List,
     Literal,
+    Mapping,
     Optional,
     Union,
     cast,
 )
 
-import attrs
-
+from ._catalog import Catalog
 from ._checks import check_flag, check_seconds
 from ._job_metrics import JobMetrics
 from ._polling import Poller
-from ._resource import JOB_ID_PREFIX, check_file_id, check_job_id, job_path
+from ._resource import JOB_ID_PREFIX, check_job_id, job_path
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._passthrough import Extras
 from ._tokenization import Tokenization
 from ._transfer.progress import ProgressCallback
 from .converter import encode
 from .errors import NotFoundError
 from .models import (
-    DPO,
     BatchSize,
     Checkpoint,
     DeleteResult,
@@ -36,12 +38,8 @@ from .models import (
     FineTuneEvent,
     FineTuneRequest,
     Listing,
-    LoRATraining,
     LRScheduler,
-    ModelLimits,
     MultimodalParams,
-    PriceEstimate,
-    PriceEstimateRequest,
     TrainingMethod,
     TrainingType,
 )
@@ -49,11 +47,8 @@ from .transport import Timeout, Transport, normalize_timeout
 from .validation import (
     apply_model_defaults,
     build_create_request,
-    default_lora,
     ensure_within_limits,
-    fold_simpo,
     needs_model_limits,
-    price_request_problems,
 )
 
 __all__ = ["JOB_ID_PREFIX", "FineTunes", "check_job_id"]
@@ -63,19 +58,24 @@ _MAYBE_CREATED = (
 )
 
 
-class FineTunes(Tokenization, JobMetrics):
+class FineTunes(Tokenization, JobMetrics, Catalog):
     """Fine-tuning jobs: ``client.fine_tunes``.
 
     The tokenization endpoints (:meth:`preview`, :meth:`download_tokenized_dataset`)
-    come from :class:`~together_finetune._tokenization.Tokenization`.
+    come from :class:`~together_finetune._tokenization.Tokenization`, the metrics from
+    :class:`~together_finetune._job_metrics.JobMetrics`, the price and the models'
+    limits from :class:`~together_finetune._catalog.Catalog`.
+
+    Every method that sends a request also takes ``extra_headers=`` and
+    ``extra_query=``, and those whose request has a JSON body ``extra_body=``: sent as
+    given, merged last into each request to the API (a key replaces the field or
+    parameter of the same name), for what this version does not type yet.
+    ``extra_headers`` cannot set ``Authorization``.
     """
 
     def __init__(self, transport: Transport, *, clock: Callable[[], float]) -> None:
         super().__init__(transport)
         self._clock = clock
-        self._limits_cache: Dict[str, ModelLimits] = {}
-        self._limits_locks: Dict[str, threading.Lock] = {}
-        self._limits_lock = threading.Lock()
 
     # -- jobs ----------------------------------------------------------------------------
 
@@ -122,8 +122,11 @@ class FineTunes(Tokenization, JobMetrics):
         wandb_project_name: Optional[str] = None,
         wandb_name: Optional[str] = None,
         wandb_entity: Optional[str] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
         check_limits: bool = False,
         timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> FineTune:
         """Start a fine-tuning job (``POST /fine-tunes``).
 
@@ -157,47 +160,82 @@ class FineTunes(Tokenization, JobMetrics):
         :param check_limits: also fetch the model's limits (once per model per client)
             and check the arguments against them before sending (skipped when
             continuing ``from_checkpoint`` without a ``model``).
+        :param extra_body: fields this version does not type yet, merged last into the
+            body (a key replaces the field of the same name); sent as given.
+        :param extra_headers: headers added to each request (not ``Authorization``).
+        :param extra_query: query parameters added to each request.
         :returns: the created job.
         :raises ValueError: an argument is invalid (nothing was sent).
         """
         # The parameters are FineTuneRequest's fields and the shorthands, nothing else
         # (tests/cli/test_cli_create_fields.py keeps them in step): pass them on by name.
         arguments = dict(locals())
-        for name in ("self", "check_limits", "timeout"):
+        for name in ("self", "check_limits", "timeout", "extra_headers", "extra_query"):
             del arguments[name]
-        request = self.build_request(check_limits=check_limits, timeout=timeout, **arguments)
-        return self.create_from_request(request, timeout=timeout)
+        extras = self._extras(extra_headers, extra_query)
+        request = self.build_request(
+            check_limits=check_limits,
+            timeout=timeout,
+            extra_headers=extras.headers,
+            extra_query=extras.query,
+            **arguments,
+        )
+        return self.create_from_request(
+            request, timeout=timeout, extra_headers=extras.headers, extra_query=extras.query
+        )
 
     def build_request(
-        self, *, check_limits: bool = False, timeout: Optional[Timeout] = None, **arguments: Any
+        self,
+        *,
+        check_limits: bool = False,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        **arguments: Any,
     ) -> FineTuneRequest:
         """The checked :class:`FineTuneRequest` that ``create(**arguments)`` sends.
 
         Reads the model's limits (once per model per client) when the body depends on
         them (``LoRATraining()`` without a rank, ``train_vision=True``) or to check them.
+        An ``extra_body`` argument is kept on the request, so ``encode(request)`` is
+        the merged body ``create`` sends.
         """
         check_flag(check_limits, "check_limits")
         if timeout is not None:
             normalize_timeout(timeout)
+        extras = self._extras(extra_headers, extra_query, arguments.get("extra_body"))
+        if extras.body is not None:
+            arguments["extra_body"] = extras.body
         request = build_create_request(**arguments)
         limits = None
         if request.model is not None and (check_limits or needs_model_limits(request)):
-            limits = self._cached_limits(request.model, timeout)
+            limits = self._cached_limits(request.model, timeout, extras)
         request = apply_model_defaults(request, limits)
         if check_limits and limits is not None:
             ensure_within_limits(request, limits)
         return request
 
     def create_from_request(
-        self, request: FineTuneRequest, *, timeout: Optional[Timeout] = None
+        self,
+        request: FineTuneRequest,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+        extra_body: Optional[Mapping[str, Any]] = None,
     ) -> FineTune:
-        """Send an already built and checked :class:`FineTuneRequest`."""
+        """Send an already built and checked :class:`FineTuneRequest`.
+
+        ``extra_body`` is merged over the request's body (its own ``extra_body`` included).
+        """
+        extras = self._extras(extra_headers, extra_query, extra_body)
         return cast(
             "FineTune",
             self._call(
                 "POST",
                 "/fine-tunes",
                 FineTune,
+                extras=extras,
                 json_body=encode(request),
                 idempotent=False,
                 uncertain_hint=_MAYBE_CREATED,
@@ -205,22 +243,54 @@ class FineTunes(Tokenization, JobMetrics):
             ),
         )
 
-    def list(self, *, timeout: Optional[Timeout] = None) -> Listing[FineTune]:
+    def list(
+        self,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> Listing[FineTune]:
         """All fine-tuning jobs of the account (``GET /fine-tunes``)."""
-        return Listing(self._get("/fine-tunes", List[FineTune], key="data", timeout=timeout))
+        extras = self._extras(extra_headers, extra_query)
+        found = self._get("/fine-tunes", List[FineTune], key="data", extras=extras, timeout=timeout)
+        return Listing(found)
 
-    def retrieve(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
+    def retrieve(
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> FineTune:
         """One job with all its fields (``GET /fine-tunes/{id}``)."""
-        return cast("FineTune", self._get(job_path(id), FineTune, timeout=timeout))
+        extras = self._extras(extra_headers, extra_query)
+        return cast("FineTune", self._get(job_path(id), FineTune, extras=extras, timeout=timeout))
 
-    def cancel(self, id: str, *, timeout: Optional[Timeout] = None) -> FineTune:
+    def cancel(
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> FineTune:
         """Ask the API to stop a job (``POST /fine-tunes/{id}/cancel``); safe to repeat."""
+        extras = self._extras(extra_headers, extra_query)
+        path = job_path(id, "/cancel")
         return cast(
             "FineTune",
-            self._call("POST", job_path(id, "/cancel"), FineTune, idempotent=True, timeout=timeout),
+            self._call("POST", path, FineTune, extras=extras, idempotent=True, timeout=timeout),
         )
 
-    def delete(self, id: str, *, timeout: Optional[Timeout] = None) -> DeleteResult:
+    def delete(
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> DeleteResult:
         """Delete a job and its outputs (``DELETE /fine-tunes/{id}``).
 
         Deleting is retried like any idempotent request. When a retry answers 404,
@@ -229,10 +299,11 @@ class FineTunes(Tokenization, JobMetrics):
 
         :raises NotFoundError: there is no job with this ID (any more).
         """
+        extras = self._extras(extra_headers, extra_query)
         try:
             return cast(
                 "DeleteResult",
-                self._call("DELETE", job_path(id), DeleteResult, timeout=timeout),
+                self._call("DELETE", job_path(id), DeleteResult, extras=extras, timeout=timeout),
             )
         except NotFoundError as exc:
             if exc.attempts is None or exc.attempts <= 1:
@@ -246,111 +317,33 @@ class FineTunes(Tokenization, JobMetrics):
                 attempts=exc.attempts,
             ) from exc
 
-    def list_events(self, id: str, *, timeout: Optional[Timeout] = None) -> Listing[FineTuneEvent]:
+    def list_events(
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
+    ) -> Listing[FineTuneEvent]:
         """A job's event log, oldest first (``GET /fine-tunes/{id}/events``)."""
+        extras = self._extras(extra_headers, extra_query)
         path = job_path(id, "/events")
-        return Listing(self._get(path, List[FineTuneEvent], key="data", timeout=timeout))
+        found = self._get(path, List[FineTuneEvent], key="data", extras=extras, timeout=timeout)
+        return Listing(found)
 
     def list_checkpoints(
-        self, id: str, *, timeout: Optional[Timeout] = None
+        self,
+        id: str,
+        *,
+        timeout: Optional[Timeout] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Listing[Checkpoint]:
         """The checkpoints a job saved (``GET /fine-tunes/{id}/checkpoints``)."""
+        extras = self._extras(extra_headers, extra_query)
         path = job_path(id, "/checkpoints")
-        return Listing(self._get(path, List[Checkpoint], key="data", timeout=timeout))
-
-    # -- pricing and models ---------------------------------------------------------------
-
-    def estimate_price(
-        self,
-        *,
-        training_file: str,
-        model: Optional[str] = None,
-        validation_file: Optional[str] = None,
-        n_epochs: Optional[int] = None,
-        n_evals: Optional[int] = None,
-        training_type: Optional[TrainingType] = None,
-        training_method: Optional[TrainingMethod] = None,
-        from_checkpoint: Optional[str] = None,
-        timeout: Optional[Timeout] = None,
-    ) -> PriceEstimate:
-        """What a job would cost (``POST /fine-tunes/estimate-price``).
-
-        When the API cannot estimate yet, ``estimation_available`` is False and
-        ``unavailable_reason`` says why.
-
-        :raises ValueError: an argument is invalid (nothing was sent).
-        """
-        request = PriceEstimateRequest(
-            training_file=check_file_id(training_file, "training_file"),
-            model=model,
-            validation_file=(
-                None
-                if validation_file is None
-                else check_file_id(validation_file, "validation_file")
-            ),
-            n_epochs=n_epochs,
-            n_evals=n_evals,
-            training_type=training_type,
-            training_method=training_method,
-            from_checkpoint=from_checkpoint,
-        )
-        problems = price_request_problems(request)
-        if problems:
-            raise ValueError("invalid price-estimate arguments:\n  - " + "\n  - ".join(problems))
-        if isinstance(request.training_method, DPO):
-            # As create() sends it: SimPO with its two settings.
-            method = fold_simpo(request.training_method, [])
-            request = attrs.evolve(request, training_method=method)
-        lora = request.training_type
-        if isinstance(lora, LoRATraining) and lora.lora_r is None:
-            # As create() sends it: the model's default rank (8 without a model).
-            limits = self._cached_limits(model, timeout) if model else None
-            request = attrs.evolve(request, training_type=default_lora(lora, limits))
-        return cast(
-            "PriceEstimate",
-            self._call(
-                "POST",
-                "/fine-tunes/estimate-price",
-                PriceEstimate,
-                json_body=encode(request),
-                idempotent=True,
-                timeout=timeout,
-            ),
-        )
-
-    def model_limits(self, model: str, *, timeout: Optional[Timeout] = None) -> ModelLimits:
-        """What ``model`` allows (``GET /fine-tunes/models/limits?model_name=``).
-
-        Always asks the API; the answer also refreshes the cache that
-        ``create(check_limits=True)`` reads.
-
-        :raises NotFoundError: the model is unknown or cannot be fine-tuned.
-        """
-        if not isinstance(model, str) or not model.strip():
-            raise ValueError(f"model must be a non-empty model name, got {model!r}")
-        limits: ModelLimits = self._get(
-            "/fine-tunes/models/limits", ModelLimits, params={"model_name": model}, timeout=timeout
-        )
-        self._limits_cache[model] = limits
-        return limits
-
-    def _cached_limits(self, model: str, timeout: Optional[Timeout]) -> ModelLimits:
-        """The model's limits, fetched at most once per model per client (errors not cached)."""
-        cached = self._limits_cache.get(model)
-        if cached is not None:
-            return cached
-        with self._limits_lock:
-            lock = self._limits_locks.setdefault(model, threading.Lock())
-        with lock:  # concurrent creates for one model share a single fetch
-            cached = self._limits_cache.get(model)
-            return cached if cached is not None else self.model_limits(model, timeout=timeout)
-
-    def supported_models(self, *, timeout: Optional[Timeout] = None) -> List[str]:
-        """Names of the models that can be fine-tuned (``GET /fine-tunes/models/supported``)."""
-        return cast(
-            "List[str]",
-            self._get("/fine-tunes/models/supported", List[str], key="models", timeout=timeout),
-        )
+        found = self._get(path, List[Checkpoint], key="data", extras=extras, timeout=timeout)
+        return Listing(found)
 
     # -- waiting --------------------------------------------------------------------------
 
@@ -363,6 +356,8 @@ class FineTunes(Tokenization, JobMetrics):
         on_event: Optional[Callable[[FineTuneEvent], None]] = None,
         raise_on_failure: bool = False,
         on_update: Optional[Callable[[FineTune], None]] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> FineTune:
         """Poll until the job reaches a terminal status and return it.
 
@@ -381,9 +376,10 @@ class FineTunes(Tokenization, JobMetrics):
             events), for a live status display.
 
         Transient errors while polling are retried by the transport and do not
-        end the wait; an error that outlasts the retries is raised.
+        end the wait; an error that outlasts the retries is raised. ``extra_headers``
+        and ``extra_query`` go with every poll.
         """
-        return self._poller().wait(
+        return self._poller(self._extras(extra_headers, extra_query)).wait(
             id,
             poll_interval=poll_interval,
             timeout=timeout,
@@ -393,17 +389,29 @@ class FineTunes(Tokenization, JobMetrics):
         )
 
     def follow_events(
-        self, id: str, *, poll_interval: float = 5.0
+        self,
+        id: str,
+        *,
+        poll_interval: float = 5.0,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> Generator[FineTuneEvent, None, None]:
         """Yield each event of the job once, in order, until the job is terminal.
 
         The arguments are checked at once (not at the first ``next``); the
         iterator ends after the events of the final transition.
         """
-        return self._poller().follow(id, poll_interval=poll_interval)
+        extras = self._extras(extra_headers, extra_query)
+        return self._poller(extras).follow(id, poll_interval=poll_interval)
 
-    def _poller(self) -> Poller:
-        return Poller(self.retrieve, self.list_events, self._transport.sleep, self._clock)
+    def _poller(self, extras: Extras) -> Poller:
+        headers, query = extras.headers, extras.query
+        return Poller(
+            functools.partial(self.retrieve, extra_headers=headers, extra_query=query),
+            functools.partial(self.list_events, extra_headers=headers, extra_query=query),
+            self._transport.sleep,
+            self._clock,
+        )
 
     # -- downloads ------------------------------------------------------------------------
 
@@ -421,6 +429,8 @@ class FineTunes(Tokenization, JobMetrics):
         timeout: Optional[Timeout] = None,
         lock_timeout: float = 300.0,
         connections: Optional[int] = None,
+        extra_headers: Optional[Mapping[str, str]] = None,
+        extra_query: Optional[Mapping[str, Any]] = None,
     ) -> DownloadResult:
         """Download a job's model (or one checkpoint) to disk.
 
@@ -451,6 +461,8 @@ class FineTunes(Tokenization, JobMetrics):
         :param connections: ranged connections fetching the file at once (1 to 32);
             by default 4 for a file of 64 MiB or more whose server answers ``Range``
             requests, else 1.
+        :param extra_headers: headers added to each request to the API (not to storage).
+        :param extra_query: query parameters added likewise.
         :raises DownloadError: the download could not be completed.
         """
         # The engine loads requests: imported on first use, like the transport does.
@@ -465,6 +477,7 @@ class FineTunes(Tokenization, JobMetrics):
         from ._transfer.segments import check_connections
 
         job_id = check_job_id(id)
+        extras = self._extras(extra_headers, extra_query)
         check_download_options(checkpoint, checkpoint_step)
         check_connections(connections)
         check_progress(progress)
@@ -475,7 +488,11 @@ class FineTunes(Tokenization, JobMetrics):
         if timeout is not None:
             normalize_timeout(timeout)
         where = resolve_output(output, overwrite=overwrite, extract=extract)
-        job = self.retrieve(job_id, timeout=timeout) if needs_job(checkpoint, where) else None
+        job = None
+        if needs_job(checkpoint, where):
+            job = self.retrieve(
+                job_id, timeout=timeout, extra_headers=extras.headers, extra_query=extras.query
+            )
         plan = plan_model_download(
             job_id,
             job,
@@ -485,7 +502,7 @@ class FineTunes(Tokenization, JobMetrics):
             extract=extract,
         )
         return download_model(
-            self._transport,
+            self._sender(extras),
             plan,
             overwrite=overwrite,
             keep_archive=keep_archive,

@@ -682,8 +682,12 @@ def test_checkpoints(
     code, out, _ = run(capsys, "checkpoints", job["id"])
     assert code == 0
     lines = out.splitlines()
-    assert lines[0].split() == ["STEP", "TYPE", "CREATED", "PATH"]
+    # The API names each checkpoint in the model registry: the table shows the name.
+    assert lines[0].split() == ["STEP", "TYPE", "CREATED", "PATH", "REGISTRY", "NAME"]
     assert len(lines) == 1 + len(server.checkpoints[job["id"]])
+    named = [c.get("object_name") or "-" for c in server.checkpoints[job["id"]]]
+    assert any(name != "-" for name in named)
+    assert [line.split()[-1] for line in lines[1:]] == named
     data = run_json(capsys, "checkpoints", job["id"])
     assert [c["step"] for c in data] == [c["step"] for c in server.checkpoints[job["id"]]]
     pending = server.add_job(status="pending")

@@ -25,13 +25,19 @@ from together_finetune.testing import FakeTogether
 from together_finetune.validation import DPO_OPTIONS
 
 #: create() parameters that steer the call rather than fill the request.
-CALL_OPTIONS = {"self", "check_limits", "timeout"}
+CALL_OPTIONS = {"self", "check_limits", "timeout", "extra_headers", "extra_query"}
 #: create() parameters folded into ``training_method``.
 SHORTHANDS = {"train_on_inputs", *DPO_OPTIONS}
 #: create flags that choose a structured value's kind or steer the command.
 CHOOSERS = {"help", "json", "debug", "dry_run", "check_limits", "lora", "full", "yes"}
 #: A value for each argument type the create flags use.
-SAMPLE = {int: "3", float: "0.5", arguments.batch_size: "8", arguments.train_on_inputs: "auto"}
+SAMPLE = {
+    int: "3",
+    float: "0.5",
+    arguments.batch_size: "8",
+    arguments.train_on_inputs: "auto",
+    arguments.json_object: '{"new_field": 1}',
+}
 
 
 def create_parameters() -> List[str]:
@@ -163,3 +169,41 @@ def test_dry_run_prints_the_body_create_sends(
     assert code == 0, err
     (sent,) = server.requests_to("POST", "/fine-tunes")
     assert sent.json() == shown
+
+
+@pytest.mark.usefixtures("spec_nonconforming")  # an undeclared field, on purpose
+def test_extra_body_is_merged_last_and_the_dry_run_shows_it(
+    capsys: pytest.CaptureFixture[str], server: FakeTogether, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cli_env(server, monkeypatch)
+    extra = ["--extra-body", '{"suffix": "replaced", "new_api_field": {"on": true}}']
+    code, out, err = run(capsys, "create", *FLAGS, *extra, "--dry-run")
+    assert code == 0, err
+    shown: Dict[str, Any] = json.loads(out)
+    assert shown["suffix"] == "replaced"
+    assert shown["new_api_field"] == {"on": True}
+    assert "extra_body" not in shown
+    assert server.requests == []
+    code, _, err = run(capsys, "create", *FLAGS, *extra)
+    assert code == 0, err
+    (sent,) = server.requests_to("POST", "/fine-tunes")
+    assert sent.json() == shown
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [("{not json", "must be a JSON object"), ("[1, 2]", "got a list"), ('"x"', "got a str")],
+)
+def test_extra_body_must_be_a_json_object(
+    capsys: pytest.CaptureFixture[str],
+    server: FakeTogether,
+    monkeypatch: pytest.MonkeyPatch,
+    value: str,
+    message: str,
+) -> None:
+    cli_env(server, monkeypatch)
+    code, _, err = run(capsys, "create", *FLAGS, "--extra-body", value)
+    assert code == 2
+    assert "--extra-body" in err
+    assert message in err
+    assert server.requests == []

@@ -3,7 +3,8 @@
 A row shows ``name(params)``: each parameter shown must exist with the kind shown
 (positional, or keyword-only after ``*``) and, where a default is written out, that
 default; ``name=`` only says there is a default. A parameter left out must be
-``timeout`` (the README says every request method takes it) or, in a row with
+``timeout`` or an ``extra_*`` pass-through (the README says every request method takes
+them) or, in a row with
 ``**options``, a keyword with a default. Every public method has a row.
 """
 
@@ -20,6 +21,8 @@ from support.paths import README
 from together_finetune import Client
 
 UNSET = object()
+#: Every request method takes them (the README says so once, beside ``timeout``).
+PASSED_THROUGH = ("extra_headers", "extra_query", "extra_body")
 
 
 def table_rows(heading: str) -> List[str]:
@@ -112,7 +115,7 @@ def test_a_row_matches_the_real_signature(heading: str, cls: type, row: str) -> 
             if default is not ...:
                 assert actual.default == default, param
     for param, actual in real.items():
-        if param in shown or param == "timeout":
+        if param in shown or param in ("timeout", *PASSED_THROUGH):
             continue
         assert options, f"{heading}.{name}: {param} is not shown"
         if actual.kind is inspect.Parameter.VAR_KEYWORD:

@@ -325,3 +325,19 @@ def test_extra_schemas_catch_a_malformed_tokenized_answer() -> None:
     body = {"content_type": "x", "expires_at": "soon", "filename": "f", "size": "1", "url": "u"}
     checker.check(request, 200, {"Content-Type": "application/json"}, sc.dump(body))
     assert any("'1' is not of type 'integer'" in p for p in checker.take_violations())
+
+
+def test_whoami_answers_a_project_api_key_identity(
+    fake: FakeTogether, http: requests.Session
+) -> None:
+    # The official CLI asks who the caller is (outside /v1) before every command.
+    answer = http.get(fake.url + "/v3/whoami")
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["type"] == "project_api_key"
+    assert set(body) == {"type", "api_key", "organization", "project"}
+    assert body["api_key"]["id"]
+    assert {"id", "name"} <= set(body["organization"])
+    assert {"id", "name", "slug"} <= set(body["project"])
+    assert requests.get(fake.url + "/v3/whoami", timeout=5).status_code == 401
+    assert http.get(fake.url + "/v3/other").status_code == 404

@@ -38,6 +38,20 @@ def timestamp(text: str) -> Any:
         raise argparse.ArgumentTypeError(f"must be an ISO-8601 timestamp, got {text!r}") from None
 
 
+def json_object(text: str) -> Any:
+    """A JSON object, such as ``{"new_field": 1}`` (a dict)."""
+    import json
+
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"must be a JSON object: {exc}") from None
+    if not isinstance(value, dict):
+        kind = type(value).__name__
+        raise argparse.ArgumentTypeError(f"must be a JSON object ({{...}}), got a {kind}") from None
+    return value
+
+
 def positive_float(text: str) -> float:
     """A number above zero (seconds, for instance)."""
     try:

@@ -62,9 +62,18 @@ def add_command(
     return parser
 
 
-def _job_id(value: str) -> None:
+def add_alias(subparsers: Subparsers, alias: str, parser: argparse.ArgumentParser) -> None:
+    """Accept ``alias`` as another name of the command ``parser``, hidden from the help
+    (the official CLI's name for it, so its scripts run unchanged)."""
+    subparsers.choices[alias] = parser
+
+
+def check_job_argument(value: str) -> None:
+    """Check a ``JOB_ID`` argument; a ``JOB_ID:STEP`` is a usage error where no step is taken."""
     from ..fine_tunes import check_job_id
 
+    if ":" in value:
+        raise UsageError(f"{value}: a checkpoint step (JOB_ID:STEP) is accepted only by download")
     check_job_id(value)
 
 
@@ -90,7 +99,7 @@ def add_job_command(
     subparsers: Subparsers, name: str, help: str, handler: Handler
 ) -> argparse.ArgumentParser:
     """Add a command on one job: a ``JOB_ID`` argument, checked before ``handler`` runs."""
-    parser = add_command(subparsers, name, help, _checking_id(_job_id, handler))
+    parser = add_command(subparsers, name, help, _checking_id(check_job_argument, handler))
     parser.add_argument("id", metavar="JOB_ID", help="fine-tune job ID (ft-...)")
     return parser
 

@@ -183,21 +183,26 @@ def estimate_price(args: argparse.Namespace, out: Out) -> int:
 
 def _add_create(subparsers: Subparsers) -> None:
     p = add_command(subparsers, "create", "start a fine-tuning job", create)
+    # The second spelling of a flag is the official `together fine-tuning create`'s.
     p.add_argument(
         "--training-file",
+        "-t",
         required=True,
         metavar="FILE_ID|PATH",
         help="a file ID (file-...), or a local file: checked, then uploaded",
     )
-    p.add_argument("--model", help="base model name")
+    p.add_argument("--model", "-M", help="base model name")
     p.add_argument(
-        "--validation-file", metavar="FILE_ID|PATH", help="a file ID or a local file, as above"
+        "--validation-file",
+        "-v",
+        metavar="FILE_ID|PATH",
+        help="a file ID or a local file, as above",
     )
-    p.add_argument("--n-epochs", type=int)
-    p.add_argument("--n-checkpoints", type=int)
+    p.add_argument("--n-epochs", "--ne", type=int)
+    p.add_argument("--n-checkpoints", "-c", type=int)
     p.add_argument("--n-evals", type=int)
-    p.add_argument("--batch-size", type=arguments.batch_size, metavar="N|max")
-    p.add_argument("--learning-rate", type=float)
+    p.add_argument("--batch-size", "-b", type=arguments.batch_size, metavar="N|max")
+    p.add_argument("--learning-rate", "--lr", type=float)
     p.add_argument("--warmup-ratio", type=float)
     p.add_argument("--max-grad-norm", type=float)
     p.add_argument("--weight-decay", type=float)
@@ -229,7 +234,7 @@ def _add_create(subparsers: Subparsers) -> None:
     p.add_argument("--lora-dropout", type=float)
     p.add_argument("--lora-trainable-modules", help='e.g. "all-linear"')
     # training_method
-    p.add_argument("--training-method", choices=("sft", "dpo"))
+    p.add_argument("--training-method", "-m", choices=("sft", "dpo"))
     p.add_argument(
         "--train-on-inputs",
         type=arguments.train_on_inputs,
@@ -244,9 +249,11 @@ def _add_create(subparsers: Subparsers) -> None:
     p.add_argument("--dpo-reference-free", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--simpo-gamma", type=float)
     # lr_scheduler
-    p.add_argument("--lr-scheduler", choices=("linear", "cosine"))
+    p.add_argument("--lr-scheduler", "--lr-scheduler-type", choices=("linear", "cosine"))
     p.add_argument("--min-lr-ratio", type=float, help="default 0")
-    p.add_argument("--num-cycles", type=float, help="cosine only (default 0.5)")
+    p.add_argument(
+        "--num-cycles", "--scheduler-num-cycles", type=float, help="cosine only (default 0.5)"
+    )
     # multimodal_params
     p.add_argument("--train-vision", action=argparse.BooleanOptionalAction, default=None)
     p.add_argument("--from-checkpoint", help="JOB_ID[:STEP] or OUTPUT_MODEL_NAME[:STEP]")
@@ -260,6 +267,13 @@ def _add_create(subparsers: Subparsers) -> None:
     p.add_argument("--wandb-name")
     p.add_argument("--wandb-entity")
     p.add_argument(
+        "--extra-body",
+        type=arguments.json_object,
+        metavar="JSON",
+        help="a JSON object merged last into the body: fields this version does not know "
+        "yet (a key replaces the flag's field of the same name)",
+    )
+    p.add_argument(
         "--check-limits",
         action="store_true",
         help="fetch the model's limits and check the arguments before sending",
@@ -272,6 +286,7 @@ def _add_create(subparsers: Subparsers) -> None:
     p.add_argument(
         "--yes",
         "-y",
+        "--confirm",
         action="store_true",
         help="no price estimate or question on a terminal (never asked otherwise)",
     )

@@ -195,11 +195,16 @@ def delete(args: argparse.Namespace, out: Out) -> int:
 
 
 def content(args: argparse.Namespace, out: Out) -> int:
-    """``files content FILE_ID OUTPUT``."""
+    """``files content FILE_ID OUTPUT`` (or ``-o OUTPUT``); ``-`` writes the bytes to stdout."""
+    output = args.output if args.output is not None else args.output_flag
+    if output is None or (args.output is not None and args.output_flag is not None):
+        raise UsageError("give the output once: files content FILE_ID OUTPUT or -o OUTPUT")
+    if output == "-":
+        return _content_to_stdout(args)
     with client(args) as api:
         path = api.files.content(
             args.id,
-            args.output,
+            output,
             overwrite=args.overwrite,
             progress=wants_progress_bar(args.no_progress, out),
             connections=args.connections,
@@ -209,6 +214,24 @@ def content(args: argparse.Namespace, out: Out) -> int:
         out.json({"id": args.id, "path": str(path), "bytes": size})
     else:
         out.line(f"wrote {path} ({size} bytes)")
+    return 0
+
+
+def _content_to_stdout(args: argparse.Namespace) -> int:
+    """The file's bytes on stdout, once the whole file arrived and was verified."""
+    import shutil
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="together-finetune-") as scratch:
+        with client(args) as api:
+            path = api.files.content(
+                args.id, os.path.join(scratch, "content"), connections=args.connections
+            )
+        with open(path, "rb") as source:
+            sys.stdout.flush()
+            shutil.copyfileobj(source, sys.stdout.buffer)
+            sys.stdout.buffer.flush()
     return 0
 
 
@@ -271,7 +294,8 @@ def register(subparsers: Subparsers) -> None:
     add_file_command(sub, "retrieve", "show one file", retrieve)
     add_file_command(sub, "delete", "delete a file", delete)
     p = add_file_command(sub, "content", "download a file's content", content)
-    p.add_argument("output", metavar="OUTPUT", help="the path to write")
+    p.add_argument("output", metavar="OUTPUT", nargs="?", help="the path to write; - for stdout")
+    p.add_argument("--output", "-o", dest="output_flag", metavar="OUTPUT", help="the same")
     p.add_argument("--overwrite", action="store_true", help="replace an existing file")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     arguments.add_connections(p)

@@ -6,11 +6,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import TYPE_CHECKING, Dict, List, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from .._format import dollars, number
 from . import arguments, plotting
-from .base import PROG, UsageError, add_command, add_job_command, client
+from .base import PROG, UsageError, add_alias, add_command, add_job_command, client
 from .output import Out, plain, show_download, show_job, table, text, wants_progress_bar, when
 from .terminal import confirm
 
@@ -100,11 +100,21 @@ def retrieve(args: argparse.Namespace, out: Out) -> int:
 
 
 def cancel(args: argparse.Namespace, out: Out) -> int:
-    """``cancel JOB_ID``: asks first on a terminal (not with ``--yes``)."""
-    if not confirm(f"cancel job {args.id}?", assume_yes=args.yes):
-        out.note(f"{PROG} cancel: not cancelled")
-        return 1
+    """``cancel JOB_ID``: reads the job first; a finished one is left alone (exit 1).
+
+    Asks on a terminal (not with ``--yes``) before sending the cancel.
+    """
     with client(args) as api:
+        job = api.fine_tunes.retrieve(args.id)
+        if job.status.is_terminal:
+            out.note(
+                f"{PROG} cancel: job {args.id} has already finished ({job.status.value}); "
+                "nothing to cancel"
+            )
+            return 1
+        if not confirm(f"cancel job {args.id}?", assume_yes=args.yes):
+            out.note(f"{PROG} cancel: not cancelled")
+            return 1
         job = api.fine_tunes.cancel(args.id)
     show_job(job, out)
     return 0
@@ -154,15 +164,16 @@ def checkpoints(args: argparse.Namespace, out: Out) -> int:
     if out.json_mode:
         out.json(plain(found))
     elif found:
-        out.line(
-            table(
-                ("STEP", "TYPE", "CREATED", "PATH"),
-                (
-                    (text(c.step), text(c.checkpoint_type), when(c.created_at), text(c.path))
-                    for c in found
-                ),
-            )
-        )
+        headers = ["STEP", "TYPE", "CREATED", "PATH"]
+        rows = [
+            [text(c.step), text(c.checkpoint_type), when(c.created_at), text(c.path)] for c in found
+        ]
+        # The model registry's name of each checkpoint, when the API sends one.
+        if any(c.object_name for c in found):
+            headers.append("REGISTRY NAME")
+            for row, c in zip(rows, found):
+                row.append(text(c.object_name))
+        out.line(table(headers, rows))
     else:
         out.note(f"no checkpoints for {args.id}")
     return 0
@@ -259,16 +270,35 @@ def wait(args: argparse.Namespace, out: Out) -> int:
     return 0
 
 
+def _job_and_step(args: argparse.Namespace) -> Tuple[str, Optional[int]]:
+    """``JOB_ID`` or ``JOB_ID:STEP`` (as the official CLI's ``list-checkpoints`` prints
+    it), and the step, which ``--step`` may give instead (not both)."""
+    from .base import check_job_argument
+
+    job_id, colon, step_text = args.id.partition(":")
+    step: Optional[int] = args.step
+    if colon:
+        if not step_text.isdigit():
+            raise UsageError(f"{args.id}: JOB_ID:STEP needs a whole number after the colon")
+        if step is not None:
+            raise UsageError(f"{args.id}: give the step once, in JOB_ID:STEP or --step")
+        step = int(step_text)
+    check_job_argument(job_id)
+    return job_id, step
+
+
 def download(args: argparse.Namespace, out: Out) -> int:
-    """``download JOB_ID``: a progress bar only on a terminal, when tqdm is installed."""
+    """``download JOB_ID[:STEP]``: a progress bar only on a terminal, when tqdm is installed."""
+    job_id, step = _job_and_step(args)
     if args.keep_archive and not args.extract:
         raise UsageError("--keep-archive: only with --extract")
+    checkpoint = None if args.checkpoint == "default" else args.checkpoint
     progress = wants_progress_bar(args.no_progress, out)
     with client(args) as api:
         result = api.fine_tunes.download(
-            args.id,
-            checkpoint=args.checkpoint,
-            checkpoint_step=args.step,
+            job_id,
+            checkpoint=checkpoint,
+            checkpoint_step=step,
             output=args.output,
             overwrite=args.overwrite,
             extract=args.extract,
@@ -282,24 +312,29 @@ def download(args: argparse.Namespace, out: Out) -> int:
 
 def register(subparsers: Subparsers) -> None:
     """Add the job commands and their flags."""
+    # The hidden aliases (add_alias) and second flag spellings are the official
+    # `together fine-tuning` CLI's names for the same thing.
     add_command(subparsers, "list", "list fine-tuning jobs", list_jobs)
     add_job_command(subparsers, "retrieve", "show one job", retrieve)
-    for name, help, handler in (
-        ("cancel", "cancel a job", cancel),
-        ("delete", "delete a job and its outputs", delete),
-    ):
-        p = add_job_command(subparsers, name, help, handler)
-        p.add_argument("--yes", "-y", action="store_true", help="do not ask (on a terminal)")
+    p = add_job_command(subparsers, "cancel", "cancel a running job", cancel)
+    p.add_argument("--yes", "-y", action="store_true", help="do not ask (on a terminal)")
+    p = add_job_command(subparsers, "delete", "delete a job and its outputs", delete)
+    p.add_argument("--yes", "-y", "--force", action="store_true", help="do not ask (on a terminal)")
 
     p = add_job_command(subparsers, "events", "show a job's events", events)
     p.add_argument("--follow", "-f", action="store_true", help="print new events until the end")
     p.add_argument("--poll-interval", type=arguments.positive_float, default=5.0, metavar="SECONDS")
+    add_alias(subparsers, "list-events", p)
 
-    add_job_command(subparsers, "checkpoints", "list a job's checkpoints", checkpoints)
+    p = add_job_command(subparsers, "checkpoints", "list a job's checkpoints", checkpoints)
+    add_alias(subparsers, "list-checkpoints", p)
 
     p = add_job_command(subparsers, "metrics", "show a job's training metrics", metrics)
-    p.add_argument("--step-from", type=int, help="first global step (inclusive)")
-    p.add_argument("--step-to", type=int, help="last global step (inclusive)")
+    add_alias(subparsers, "list-metrics", p)
+    p.add_argument(
+        "--step-from", "--global-step-from", type=int, help="first global step (inclusive)"
+    )
+    p.add_argument("--step-to", "--global-step-to", type=int, help="last global step (inclusive)")
     p.add_argument("--since", type=arguments.timestamp, help="logged at or after (ISO-8601)")
     p.add_argument("--until", type=arguments.timestamp, help="logged at or before (ISO-8601)")
     p.add_argument(
@@ -319,17 +354,30 @@ def register(subparsers: Subparsers) -> None:
     )
     p.add_argument("--quiet", "-q", action="store_true", help="do not print events")
 
-    p = add_job_command(subparsers, "download", "download a job's model or a checkpoint", download)
+    # JOB_ID:STEP is split and checked by the handler.
+    p = add_command(subparsers, "download", "download a job's model or a checkpoint", download)
+    p.add_argument(
+        "id", metavar="JOB_ID[:STEP]", help="fine-tune job ID (ft-...), with a checkpoint step"
+    )
     p.add_argument(
         "--output",
         "-o",
+        "--output-dir",
         metavar="PATH",
         help="the archive's path, or with --extract the directory for the model files; "
         "DIR/ or an existing directory: inside it, named after the job (default: .); "
         "missing parent directories are made",
     )
-    p.add_argument("--checkpoint", choices=("merged", "adapter", "model_output_path"))
-    p.add_argument("--step", type=int, help="an intermediate checkpoint's step")
+    p.add_argument(
+        "--checkpoint",
+        "--checkpoint-type",
+        "-c",
+        choices=("merged", "adapter", "model_output_path", "default"),
+        help="default: merged for LoRA jobs, model_output_path for full training",
+    )
+    p.add_argument(
+        "--step", "--checkpoint-step", "-s", type=int, help="an intermediate checkpoint's step"
+    )
     p.add_argument(
         "--extract",
         action="store_true",

@@ -6,7 +6,7 @@ import argparse
 from typing import TYPE_CHECKING
 
 from . import arguments
-from .base import UsageError, add_command, client
+from .base import UsageError, add_alias, add_command, client
 from .output import Out, block, flatten, plain, table
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -14,9 +14,12 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 def limits(args: argparse.Namespace, out: Out) -> int:
-    """``limits MODEL``: what a base model allows."""
+    """``limits MODEL`` (or ``limits -M MODEL``): what a base model allows."""
+    model = args.model if args.model is not None else args.model_flag
+    if model is None or (args.model is not None and args.model_flag is not None):
+        raise UsageError("give the model once: limits MODEL or limits -M MODEL")
     with client(args) as api:
-        found = api.fine_tunes.model_limits(args.model)
+        found = api.fine_tunes.model_limits(model)
     data = plain(found)
     if out.json_mode:
         out.json(data)
@@ -53,7 +56,9 @@ def serve_fake(args: argparse.Namespace, out: Out) -> int:
 def register(subparsers: Subparsers) -> None:
     """Add ``limits``, ``models`` and ``serve-fake`` and their flags."""
     p = add_command(subparsers, "limits", "show what a base model allows", limits)
-    p.add_argument("model", metavar="MODEL")
+    p.add_argument("model", metavar="MODEL", nargs="?")
+    p.add_argument("--model", "-M", dest="model_flag", metavar="MODEL", help="the model, as a flag")
+    add_alias(subparsers, "model-limits", p)
     add_command(subparsers, "models", "list the models that can be fine-tuned", models)
 
     p = add_command(subparsers, "serve-fake", "run the built-in fake API server", serve_fake)

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 import attrs
 
 from .training import BatchSize, LRScheduler, MultimodalParams, TrainingMethod, TrainingType
+
+
+def _names(value: Optional[Mapping[str, Any]]) -> str:
+    """The repr of ``extra_body``: its keys only (a value may be a secret)."""
+    return "None" if value is None else repr(sorted(value))
 
 
 @attrs.frozen
@@ -51,6 +56,9 @@ class FineTuneRequest:
     wandb_project_name: Optional[str] = None
     wandb_name: Optional[str] = None
     wandb_entity: Optional[str] = None
+    #: Fields this version does not type yet, merged last into the body: a key
+    #: replaces the field of the same name. Only the names show in the repr.
+    extra_body: Optional[Mapping[str, Any]] = attrs.field(default=None, repr=_names)
 
 
 @attrs.frozen

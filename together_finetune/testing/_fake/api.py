@@ -12,6 +12,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed
 from werkzeug.routing import Map
 from werkzeug.wrappers import Request, Response
 
+from together_finetune.testing._fake.catalog import WHOAMI_PATH
 from together_finetune.testing._fake.context import FakeContext
 from together_finetune.testing._fake.errors import APIError, error_body
 from together_finetune.testing._fake.exchanges import ExchangeLog, RecordedRequest
@@ -93,7 +94,7 @@ class APIApp:
 
     def _handle(self, request: Request, recorded: RecordedRequest) -> Response:
         try:
-            if not request.path.startswith("/v1/"):
+            if not request.path.startswith("/v1/") and request.path != WHOAMI_PATH:
                 raise APIError(404, error_body(f"Unknown path: {request.path}", code="not_found"))
             if not self._authorized(request):
                 raise APIError(401, error_body("Invalid API key provided", code="invalid_api_key"))

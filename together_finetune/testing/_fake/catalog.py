@@ -1,4 +1,5 @@
-"""The model catalog sub-app: supported models, their limits, and price estimates."""
+"""The model catalog sub-app: supported models, their limits, and price estimates; and
+who the caller is (``GET /v3/whoami``, which the official CLI asks before every command)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,17 @@ from together_finetune.testing._fake.errors import JSON, bad_request
 from together_finetune.testing._fake.exchanges import RecordedRequest
 from together_finetune.testing._fake.routes import Routes, json_object
 
-__all__ = ["MAX_SEQ_LENGTH_SFT", "SUPPORTED_MODELS", "Catalog", "is_int"]
+__all__ = ["MAX_SEQ_LENGTH_SFT", "SUPPORTED_MODELS", "WHOAMI_PATH", "Catalog", "is_int"]
+
+#: The identity endpoint lives outside ``/v1``.
+WHOAMI_PATH = "/v3/whoami"
+#: The fake's caller: a project API key, as the official SDK's ``WhoamiProjectAPIKey``.
+WHOAMI: JSON = {
+    "type": "project_api_key",
+    "api_key": {"id": "key_fake"},
+    "organization": {"id": "org_fake", "name": "Fake organization"},
+    "project": {"id": "proj_fake", "name": "Fake project", "slug": "fake-project"},
+}
 
 SUPPORTED_MODELS: dict[str, JSON] = {
     "meta-llama/Meta-Llama-3.1-8B-Instruct-Reference": {"full": True, "max_batch": 96},
@@ -40,7 +51,11 @@ class Catalog(Routes):
             Rule("/v1/fine-tunes/estimate-price", methods=["POST"], endpoint="estimate"),
             Rule("/v1/fine-tunes/models/supported", methods=["GET"], endpoint="supported"),
             Rule("/v1/fine-tunes/models/limits", methods=["GET"], endpoint="limits"),
+            Rule(WHOAMI_PATH, methods=["GET"], endpoint="whoami"),
         ]
+
+    def _route_whoami(self, request: Request, recorded: RecordedRequest) -> tuple[int, Any]:
+        return 200, WHOAMI
 
     def _route_supported(self, request: Request, recorded: RecordedRequest) -> tuple[int, Any]:
         return 200, {"models": list(SUPPORTED_MODELS)}
