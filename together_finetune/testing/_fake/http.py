@@ -54,6 +54,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def record(request: Request, body: bytes, server: str) -> RecordedRequest:
     """The :class:`RecordedRequest` of ``request`` (whose body was ``body``)."""
+    port = request.environ.get("REMOTE_PORT")
     return RecordedRequest(
         method=request.method,
         path=request.path,
@@ -61,6 +62,7 @@ def record(request: Request, body: bytes, server: str) -> RecordedRequest:
         headers=dict(request.headers.items()),
         body=body,
         server=server,
+        client_port=int(port) if port else None,
     )
 
 
@@ -164,6 +166,7 @@ class _Gateway(BaseHTTPRequestHandler):
             "SERVER_PORT": str(port),
             "SERVER_PROTOCOL": self.request_version,
             "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": str(self.client_address[1]),
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
