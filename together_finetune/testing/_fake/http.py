@@ -204,6 +204,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections
+    # (many threads starting at once), which then wait out TCP's 1 s retransmission.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, app: WSGIApp) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
