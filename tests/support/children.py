@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import os
 import queue
+import re
 import signal
 import subprocess
 import sys
@@ -36,14 +37,17 @@ def child_env(server: FakeTogether, **extra: str) -> dict[str, str]:
 class Child:
     """A running child process whose stdout lines are read as they come."""
 
-    def __init__(self, argv: list[str], env: dict[str, str]) -> None:
-        """Start ``argv`` (stdin, stdout and stderr piped; text mode)."""
+    def __init__(self, argv: list[str], env: dict[str, str], *, merge_stderr: bool = False) -> None:
+        """Start ``argv`` (stdin, stdout and stderr piped; text mode).
+
+        With ``merge_stderr``, stderr lines come with stdout's (for a server that logs there).
+        """
         self.process = subprocess.Popen(
             argv,
             env=env,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
+            stderr=subprocess.STDOUT if merge_stderr else subprocess.PIPE,
             text=True,
         )
         self._lines: queue.Queue[Optional[str]] = queue.Queue()
@@ -82,6 +86,30 @@ class Child:
             self.seen.append(line)
             if line.startswith(prefix):
                 return line
+
+    def rest(self, timeout: float) -> list[str]:
+        """Every stdout line not read yet, once the child has closed it (within ``timeout``)."""
+        deadline = time.monotonic() + timeout
+        lines: list[str] = []
+        while True:
+            try:
+                line = self._lines.get(timeout=max(deadline - time.monotonic(), 0.001))
+            except queue.Empty:
+                raise AssertionError(f"the child's output did not end within {timeout} s") from None
+            if line is None:
+                self._lines.put(None)  # the end stays the end
+                self.seen.extend(lines)
+                return lines
+            lines.append(line)
+
+    def expect_match(self, pattern: str, timeout: float) -> re.Match[str]:
+        """The match of ``pattern`` in the next stdout line it occurs in (within ``timeout`` s)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            line = self.expect("", timeout=max(deadline - time.monotonic(), 0.001))
+            found = re.search(pattern, line)
+            if found:
+                return found
 
     def interrupt(self) -> float:
         """Send a real SIGINT (Ctrl-C); return the monotonic time it was sent."""
