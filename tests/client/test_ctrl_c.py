@@ -16,7 +16,7 @@ import time
 import types
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 import pytest
 from support.children import CTRL_C_CHILD, Child, child_env
@@ -255,3 +255,29 @@ def test_ctrl_c_between_two_worker_starts_is_still_a_keyboard_interrupt(
     monkeypatch.undo()
     result = client.fine_tunes.download(job_id, checkpoint="merged", output=target, connections=4)
     assert result.sha256 == sha(synthetic_bytes(0, SIZE))
+
+
+def test_a_stopped_parallel_download_does_not_wait_for_its_stalled_reads(
+    server: FakeTogether, client: Client, tmp_path: Path
+) -> None:
+    """In-process: the interrupt comes from the progress callback while every read stalls."""
+    job_id = server.add_job(status="completed")["id"]
+    server.set_download(job_id, size=SIZE)
+    server.throttle = RATE
+    raised: list[float] = []
+
+    def progress(done: int, total: Optional[int]) -> None:
+        if server.download_bytes_sent and not raised:
+            crawl(server)
+            raised.append(time.monotonic())
+            raise KeyboardInterrupt
+
+    target = tmp_path / "model.tar.zst"
+    with pytest.raises(KeyboardInterrupt):
+        client.fine_tunes.download(
+            job_id, checkpoint="merged", output=target, connections=4, progress=progress
+        )
+    took = time.monotonic() - raised[0]
+    assert took < PROMPT, f"the download took {took:.2f} s to stop"
+    pieces = json.loads((tmp_path / "model.tar.zst.part.json").read_text())["pieces"]
+    assert len(pieces) > 1  # kept for the next call, which resumes them
