@@ -10,6 +10,7 @@ from there. The CLI must exit 130 with one line and no traceback.
 from __future__ import annotations
 
 import json
+import socket
 import sys
 import threading
 import time
@@ -281,3 +282,13 @@ def test_a_stopped_parallel_download_does_not_wait_for_its_stalled_reads(
     assert took < PROMPT, f"the download took {took:.2f} s to stop"
     pieces = json.loads((tmp_path / "model.tar.zst.part.json").read_text())["pieces"]
     assert len(pieces) > 1  # kept for the next call, which resumes them
+
+
+def test_a_read_is_cut_through_the_socket_where_urllib3_cannot_shut_down() -> None:
+    """urllib3 before 2.3 has no ``HTTPResponse.shutdown``: the socket is shut instead."""
+    mine, theirs = socket.socketpair()
+    with mine, theirs:
+        raw = types.SimpleNamespace(connection=types.SimpleNamespace(sock=mine))
+        segments._cut(types.SimpleNamespace(raw=raw))  # type: ignore[arg-type]
+        mine.settimeout(5)
+        assert mine.recv(1) == b""  # at once: no read waits on a shut connection

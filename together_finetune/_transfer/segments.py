@@ -450,12 +450,18 @@ _READ_ERRORS = (*STREAM_ERRORS, OSError, http.client.HTTPException)
 
 
 def _cut(response: requests.Response) -> None:
-    """Shut the connection under ``response``: a read blocked on it returns at once."""
-    connection = getattr(response.raw, "connection", None)
-    sock = getattr(connection, "sock", None)
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.shutdown(socket.SHUT_RDWR)
+    """Shut the connection under ``response`` for reading: a read blocked on it returns.
+
+    urllib3 2.3+ does it with ``HTTPResponse.shutdown``; older ones through the socket.
+    """
+    raw = response.raw
+    with contextlib.suppress(OSError, ValueError, RuntimeError):  # released or closed
+        if hasattr(raw, "shutdown"):
+            raw.shutdown()
+        else:
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RD)
 
 
 def _join(workers: List[threading.Thread], deadline: float) -> None:
