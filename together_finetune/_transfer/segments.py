@@ -26,10 +26,11 @@ import hashlib
 import http.client
 import os
 import re
+import socket
 import threading
 import time
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Tuple, cast
+from typing import IO, TYPE_CHECKING, Any, Callable, Dict, List, Optional, Set, Tuple, cast
 
 from .._retry import Failure
 from .._retry import call as retry_call
@@ -69,6 +70,9 @@ _SAVE_EVERY = 256 * 1024 * 1024
 #: Seconds between the calling thread's looks at the pieces (progress, notes), so the
 #: receiving threads never stop to wake it.
 _TICK = 0.05
+#: Seconds a stopped run waits for its workers: a read in progress is cut at once, but
+#: one still connecting or waiting out a retry must not hold up Ctrl-C.
+_JOIN_GRACE = 0.5
 #: None: choose per run from the CPU used (below); True: always hash the contiguous
 #: prefix during the download; False: always one pass at the end (the benchmark's options).
 HASH_WHILE_DOWNLOADING: Optional[bool] = None
@@ -227,6 +231,7 @@ class PieceRun:
         self._stop = False
         self._errors: List[BaseException] = []
         self._running = 0
+        self._reading: Set[requests.Response] = set()
 
     def done(self) -> int:
         """Bytes of the file on disk."""
@@ -252,10 +257,9 @@ class PieceRun:
                     worker.start()
                 self._coordinate(hasher, reader.fileno())
             finally:
-                with self._cond:
-                    self._stop = True
-                for worker in workers:
-                    worker.join()
+                # Also on Ctrl-C, which may land anywhere, even between two starts.
+                self._halt()
+                _join(workers, time.monotonic() + _JOIN_GRACE)
                 if first is not None and self._first is not None:
                     first.close()  # never handed to a worker
                 self.save()
@@ -282,6 +286,14 @@ class PieceRun:
                 self.save()
             if not running:
                 return
+
+    def _halt(self) -> None:
+        """Stop every worker now: the bodies being read are cut, so no read waits on."""
+        with self._cond:
+            self._stop = True
+            reading = list(self._reading)
+        for response in reading:
+            _cut(response)
 
     # -- the workers -------------------------------------------------------------------
 
@@ -352,6 +364,20 @@ class PieceRun:
         if self._stopping():
             raise _Stopped()
         response = self._open(piece)
+        with self._cond:
+            self._reading.add(response)
+            stopped = self._stop
+        if stopped:  # halted while this request was on its way
+            _cut(response)
+        try:
+            self._receive(piece, f, buffer, response)
+        finally:
+            with self._cond:
+                self._reading.discard(response)
+
+    def _receive(
+        self, piece: Piece, f: IO[bytes], buffer: memoryview, response: requests.Response
+    ) -> None:
         with response:
             if response.status_code == 200:
                 # If-Range did not match (or the range was ignored): another file now.
@@ -376,6 +402,8 @@ class PieceRun:
                     break
                 if not got:
                     break
+                if self._stopping():
+                    raise _Stopped()  # a halted run writes nothing more
                 try:
                     _write_at(f, want[:got], piece.pos)
                 except OSError as exc:
@@ -384,6 +412,8 @@ class PieceRun:
                         "is kept for a later resume"
                     ) from exc
                 piece.pos += got
+        if piece.pos < piece.end and self._stopping():
+            raise _Stopped()  # the read was cut by a halt, not by the network
         if piece.pos < piece.end:
             raise Failure(
                 DownloadError(
@@ -417,6 +447,32 @@ class PieceRun:
 #: What reading a body raises when the connection breaks or stalls: urllib3's own errors,
 #: and, should one slip through its wrapping, the socket's and http.client's.
 _READ_ERRORS = (*STREAM_ERRORS, OSError, http.client.HTTPException)
+
+
+def _cut(response: requests.Response) -> None:
+    """Shut the connection under ``response`` for reading: a read blocked on it returns.
+
+    urllib3 2.3+ does it with ``HTTPResponse.shutdown``; older ones through the socket.
+    """
+    raw = response.raw
+    with contextlib.suppress(OSError, ValueError, RuntimeError):  # released or closed
+        if hasattr(raw, "shutdown"):
+            raw.shutdown()
+        else:
+            sock = getattr(getattr(raw, "connection", None), "sock", None)
+            if sock is not None:
+                sock.shutdown(socket.SHUT_RD)
+
+
+def _join(workers: List[threading.Thread], deadline: float) -> None:
+    """Wait for the workers until ``deadline`` at most.
+
+    One still connecting or waiting out a retry stops by itself at its next look, and
+    writes nothing more.
+    """
+    for worker in workers:
+        with contextlib.suppress(RuntimeError):  # never started: Ctrl-C came first
+            worker.join(max(deadline - time.monotonic(), 0.0))
 
 
 def _body_reader(response: requests.Response) -> Callable[[memoryview], Optional[int]]:

@@ -30,6 +30,9 @@ class RecordedRequest:
     body: bytes
     #: the server ("api" or "storage") that received it
     server: str = "api"
+    #: the client's port of the connection it came on (requests on one kept-alive
+    #: connection share it), or ``None`` when unknown
+    client_port: Optional[int] = None
 
     def header(self, name: str) -> str | None:
         """Return the value of header ``name`` (case-insensitive), or ``None``."""

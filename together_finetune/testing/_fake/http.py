@@ -54,6 +54,7 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 def record(request: Request, body: bytes, server: str) -> RecordedRequest:
     """The :class:`RecordedRequest` of ``request`` (whose body was ``body``)."""
+    port = request.environ.get("REMOTE_PORT")
     return RecordedRequest(
         method=request.method,
         path=request.path,
@@ -61,6 +62,7 @@ def record(request: Request, body: bytes, server: str) -> RecordedRequest:
         headers=dict(request.headers.items()),
         body=body,
         server=server,
+        client_port=int(port) if port else None,
     )
 
 
@@ -164,6 +166,7 @@ class _Gateway(BaseHTTPRequestHandler):
             "SERVER_PORT": str(port),
             "SERVER_PROTOCOL": self.request_version,
             "REMOTE_ADDR": self.client_address[0],
+            "REMOTE_PORT": str(self.client_address[1]),
             "wsgi.version": (1, 0),
             "wsgi.url_scheme": "http",
             "wsgi.input": io.BytesIO(body),
@@ -201,6 +204,9 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    # socketserver's default backlog of 5 drops the SYNs of a burst of new connections
+    # (many threads starting at once), which then wait out TCP's 1 s retransmission.
+    request_queue_size = 128
 
     def __init__(self, host: str, port: int, app: WSGIApp) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET

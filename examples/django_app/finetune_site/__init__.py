@@ -1,0 +1,1 @@
+"""A minimal Django project that shows fine-tuning jobs (see ``jobs``)."""
