@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator, List
 
 import attrs
 import pytest
-from support.html import Parsed
+from support.parsed_html import Parsed
 
 from together_finetune._format import status_tone
 from together_finetune.cli.fmt import status as cli_status

@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 from typing import Any, List
 
 import attrs
-from support.html import Parsed
+from support.parsed_html import Parsed
 
 from together_finetune._format import local_time
 from together_finetune.converter import converter, decode, encode
