@@ -20,7 +20,7 @@ import pytest
 from support.data import storage_puts, write_jsonl
 from support.proxy import RealProxy
 
-from together_finetune import APIConnectionError, Client, ResponseInfo
+from together_finetune import APIConnectionError, APIStatusError, Client, ResponseInfo
 from together_finetune.files import Files
 from together_finetune.testing import FakeTogether
 
@@ -229,12 +229,14 @@ def test_proxy_credentials_are_sent_to_the_proxy_and_shown_nowhere(
             on_response=seen.append,
             max_retries=0,
         )
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(APIStatusError) as caught:
             bad.fine_tunes.list()
     finally:
         proxy.stop()
     shown = _everything_shown(caught, caplog, seen, good, bad)
-    assert "pr0xy-s3cret" not in shown and "wr0ng-s3cret" not in shown
+    assert caught.value.status_code == 407
+    assert "pr0xy-s3cret" not in shown
+    assert "wr0ng-s3cret" not in shown
 
 
 def test_an_unreachable_proxy_never_shows_its_password(
