@@ -18,20 +18,19 @@ class Recorder(HttpProxyBasePlugin):  # type: ignore[misc]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._recorded: set[int] = set()
+        self._first: Optional[Any] = None  # kept alive: compared by identity
 
     def before_upstream_connection(self, request: Any) -> Optional[Any]:
+        self._first = request  # the connection's first request
         self._record(request)
         return request
 
     def handle_client_request(self, request: Any) -> Optional[Any]:
-        self._record(request)  # proxy.py hands the first request here too: once is enough
+        if request is not self._first:  # proxy.py hands the first one here too
+            self._record(request)
         return request
 
     def _record(self, request: Any) -> None:
-        if id(request) in self._recorded:
-            return
-        self._recorded.add(id(request))
         method = (request.method or b"?").decode()
         host = (request.host or b"?").decode()
         with open(os.environ["PROXY_RECORD"], "a", encoding="utf-8") as record:
