@@ -240,7 +240,9 @@ def certificate_failure(exc: BaseException, url: str) -> Optional[APIConnectionE
     if verified_error is None and "CERTIFICATE_VERIFY_FAILED" not in text:
         return None
     reason = getattr(verified_error, "verify_message", None) or "certificate verify failed"
-    host = urlsplit(url).hostname or "the server"
+    # The pool that failed knows the host (a redirect target may not be ``url``'s).
+    pool = getattr(exc.args[0] if exc.args else None, "pool", None)
+    host = getattr(pool, "host", None) or urlsplit(url).hostname or "the server"
     return APIConnectionError(
         f"the server's certificate for {host} could not be verified ({reason}). If your "
         "network uses a private certificate authority, trust it: pass "

@@ -174,8 +174,9 @@ def test_each_piece_of_a_parallel_download_is_reported_in_its_thread(
     storage = [(i, thread) for i, thread in seen if i.url.startswith(server.storage.url)]
     assert len(storage) == len(server.storage.requests) >= 4
     assert all(i.status_code == 206 for i, _ in storage)
-    workers = {thread for _, thread in storage if thread.startswith("together-download")}
-    assert len(workers) >= 2  # the pieces after the first came from the worker threads
+    # The first request (it follows the redirect) is the caller's; the pieces, the workers'.
+    assert storage[0][1] == threading.current_thread().name
+    assert all(thread.startswith("together-download-") for _, thread in storage[1:])
     redirect = infos(seen, "GET", "/finetune/download")
     assert [i.status_code for i in redirect] == [302]
 
