@@ -305,3 +305,16 @@ def test_multipart_parts_trust_the_same_ca(
     files.min_part_size = 4_000
     files.upload(write_jsonl(tmp_path / "big.jsonl", 1000))
     assert len(storage_puts(tls_server)) > 1
+
+
+def test_a_redirect_to_an_untrusted_host_names_that_host(
+    make_tls_client: Callable[..., Client], tls_server: FakeTogether
+) -> None:
+    untrusted_storage(tls_server)
+    target = f"{tls_server.storage.url}/elsewhere?X-Fake-Signature=s3cr3t"
+    tls_server.fail_next("GET", "/fine-tunes", 302, headers={"Location": target}, body=b"")
+    client = make_tls_client(verify=tls_server.ca_bundle)
+    with pytest.raises(APIConnectionError) as caught:
+        client.fine_tunes.list()
+    assert "certificate for 127.0.0.2 could not be verified" in str(caught.value)
+    assert "s3cr3t" not in str(caught.value)

@@ -120,3 +120,21 @@ def test_a_repr_hides_proxy_passwords() -> None:
     shown = repr(ProxyChooser({"https": "http://scott:tiger@proxy:3128"}))
     assert "tiger" not in shown
     assert "proxy:3128" in shown
+
+
+@pytest.mark.parametrize(
+    ("proxies", "message"),
+    [
+        ("http://scott:tiger@proxy:3128", "proxies must be a mapping, got str"),
+        ({"https": 3128}, "proxies must map strings to strings, got keys ['https']"),
+    ],
+)
+def test_client_refuses_proxies_of_the_wrong_type_without_showing_them(
+    proxies: object, message: str
+) -> None:
+    from together_finetune import Client
+
+    with pytest.raises(ValueError) as caught:
+        Client(api_key="k", proxies=proxies)  # type: ignore[arg-type]
+    assert str(caught.value) == message
+    assert "tiger" not in str(caught.value)
