@@ -134,7 +134,7 @@ def test_client_refuses_proxies_of_the_wrong_type_without_showing_them(
 ) -> None:
     from together_finetune import Client
 
-    with pytest.raises(ValueError, match="^proxies must") as caught:
+    with pytest.raises(ValueError, match=r"^proxies must") as caught:
         Client(api_key="k", proxies=proxies)  # type: ignore[arg-type]
     assert str(caught.value) == message
     assert "tiger" not in str(caught.value)
