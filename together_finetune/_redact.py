@@ -10,7 +10,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-__all__ = ["describe_transport_error", "redact_urls", "redacted_copy"]
+__all__ = [
+    "describe_transport_error",
+    "hide_credentials",
+    "redact_url",
+    "redact_urls",
+    "redacted_copy",
+]
 
 
 def describe_transport_error(exc: BaseException) -> str:
@@ -33,11 +39,42 @@ def describe_transport_error(exc: BaseException) -> str:
 
 
 _QUERY_STRING = re.compile(r"\?[^\s'\")]*")
+_USERINFO = re.compile(r"(?<=//)[^/\s@'\"]+@")
+#: Query parameters of presigned URLs that grant access (S3, GCS, Azure, CloudFront, ...).
+_SECRET_PARAMETER = re.compile(
+    r"signature|credential|token|secret|password|sig$|key|auth|policy", re.IGNORECASE
+)
 
 
 def redact_urls(text: str) -> str:
-    """Drop query strings from a message: presigned URLs keep their signatures there."""
-    return _QUERY_STRING.sub("?...", text)
+    """Drop query strings and proxy passwords from a message.
+
+    Presigned URLs keep their signatures in the query string; a proxy URL may carry
+    ``user:password@``.
+    """
+    return hide_credentials(_QUERY_STRING.sub("?...", text))
+
+
+def hide_credentials(text: str) -> str:
+    """Replace the ``user:password@`` of every URL in ``text`` with ``***@``."""
+    return _USERINFO.sub("***@", text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with the values of its signature and credential parameters ``REDACTED``.
+
+    The other parameters (``limit``, ``X-Amz-Expires``, ...) are kept, as is the path.
+    """
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(hide_credentials(url))
+    if not parts.query:
+        return urlunsplit(parts)
+    pairs = [
+        (name, "REDACTED" if _SECRET_PARAMETER.search(name) else value)
+        for name, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(pairs, safe="/:")))
 
 
 def redacted_copy(exc: BaseException) -> BaseException:

@@ -11,18 +11,24 @@ progress*. An operation that never makes progress (an API request, a PUT) gets
 ``budget + 1`` attempts; a download resets the count whenever it gets past the
 furthest byte it ever reached, so with a file of ``S`` bytes it makes at most
 ``(budget + 1) * (S + 1)`` requests, whatever the server does.
+
+The engine also tells the client's ``on_response`` hook whether a failed HTTP attempt
+will be retried: the transport hands it the report of each failed request
+(:func:`report_later`), and :func:`call` sends it once it has decided, in the same
+thread. :func:`current_attempt` numbers the requests of each attempt.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Optional, Protocol, TypeVar
+import threading
+from typing import TYPE_CHECKING, Callable, List, Optional, Protocol, TypeVar
 
 from .errors import APIStatusError, AttemptFailed, TogetherError
 
 if TYPE_CHECKING:  # tenacity loads with the first request, not at import
     import tenacity
 
-__all__ = ["Failure", "WaitPolicy", "call"]
+__all__ = ["Failure", "WaitPolicy", "call", "current_attempt", "report_later"]
 
 #: One attempt's classified failure (defined with every exception, in errors.py).
 Failure = AttemptFailed
@@ -30,6 +36,51 @@ Failure = AttemptFailed
 T = TypeVar("T")
 #: Logs go to the client's logger (named here to keep this module below the transport).
 _LOGGER_NAME = "together_finetune"
+
+
+#: A report waiting for the engine's decision: called with ``(will_retry, error)``.
+Report = Callable[[bool, Optional[BaseException]], None]
+
+
+class _Frame:
+    """One running :func:`call` in this thread: its attempt number and unsent reports."""
+
+    def __init__(self) -> None:
+        self.attempt = 1
+        self.pending: List[Report] = []
+
+    def flush(self, will_retry: bool, error: Optional[BaseException]) -> None:
+        pending, self.pending = self.pending, []
+        for report in pending:
+            report(will_retry, error)
+
+
+_local = threading.local()
+
+
+def _frames() -> List[_Frame]:
+    frames: Optional[List[_Frame]] = getattr(_local, "frames", None)
+    if frames is None:
+        frames = _local.frames = []
+    return frames
+
+
+def current_attempt() -> int:
+    """The 1-based attempt of the innermost :func:`call` running in this thread (else 1)."""
+    frames = _frames()
+    return frames[-1].attempt if frames else 1
+
+
+def report_later(report: Report) -> None:
+    """Send ``report`` once the innermost running :func:`call` has decided about a retry.
+
+    Outside any :func:`call` nothing will retry: it is sent at once.
+    """
+    frames = _frames()
+    if frames:
+        frames[-1].pending.append(report)
+    else:
+        report(False, None)
 
 
 class WaitPolicy(Protocol):
@@ -42,8 +93,9 @@ class WaitPolicy(Protocol):
 class _Budget:
     """Counts attempts in a row without progress; read by tenacity's retry, wait and stop."""
 
-    def __init__(self, budget: int, progress: Optional[Callable[[], int]]) -> None:
+    def __init__(self, budget: int, progress: Optional[Callable[[], int]], frame: _Frame) -> None:
         self.budget = budget
+        self.frame = frame
         self.progress = progress
         self.mark = progress() if progress is not None else 0
         self.misses = 0  # failed attempts since the last progress
@@ -54,6 +106,7 @@ class _Budget:
         outcome = state.outcome
         exc = outcome.exception() if outcome is not None else None
         if not isinstance(exc, AttemptFailed):
+            self.frame.flush(False, exc)
             return False  # a result, or an error that is not ours to retry
         self.last = exc
         mark = self.progress() if self.progress is not None else 0
@@ -61,6 +114,7 @@ class _Budget:
             self.mark = mark
             self.misses = 0
         self.misses += 1
+        self.frame.flush(exc.retryable and self.misses <= self.budget, exc.error)
         return exc.retryable
 
     def stop(self, state: tenacity.RetryCallState) -> bool:
@@ -88,7 +142,8 @@ def call(
     """
     import tenacity
 
-    tracker = _Budget(budget, progress)
+    frame = _Frame()
+    tracker = _Budget(budget, progress, frame)
 
     def wait(state: tenacity.RetryCallState) -> float:
         retry_after = tracker.last.retry_after if tracker.last is not None else None
@@ -103,10 +158,12 @@ def call(
         reraise=True,
     )
     attempts = 0
+    frames = _frames()
+    frames.append(frame)
     try:
         for try_ in retrying:
             with try_:
-                attempts = try_.retry_state.attempt_number
+                attempts = frame.attempt = try_.retry_state.attempt_number
                 result = attempt()
     except Failure as failed:
         error = failed.error
@@ -114,6 +171,9 @@ def call(
             error = give_up(failed, tracker.misses)
         error.attempts = attempts
         raise error from failed.__cause__
+    finally:
+        frames.remove(frame)
+        frame.flush(False, None)  # an attempt interrupted before tenacity saw its end
     return result
 
 

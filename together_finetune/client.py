@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import os
+import ssl
 import threading
 import time
 from collections import abc
 from types import TracebackType
-from typing import TYPE_CHECKING, Callable, Mapping, Optional
+from typing import TYPE_CHECKING, Callable, Mapping, Optional, Union
 from urllib.parse import urlsplit
 
 import attrs
 
 from ._checks import check_flag
+from ._hooks import ResponseHook
 from .errors import TogetherError
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
 
@@ -43,6 +45,8 @@ def _check_options(
     clock: object,
     pool_maxsize: object,
     allow_insecure_http: object,
+    proxies: object,
+    on_response: object,
 ) -> None:
     """Raise ``ValueError`` for a client option of the wrong type (the key never shown)."""
     if api_key is not None and not isinstance(api_key, str):
@@ -65,6 +69,15 @@ def _check_options(
     if not isinstance(pool_maxsize, int) or isinstance(pool_maxsize, bool) or pool_maxsize < 1:
         raise ValueError(f"pool_maxsize must be an integer >= 1, got {pool_maxsize!r}")
     check_flag(allow_insecure_http, "allow_insecure_http")
+    if proxies is not None:
+        # Proxy URLs may hold passwords: only the keys are shown.
+        if not isinstance(proxies, abc.Mapping):
+            raise ValueError(f"proxies must be a mapping, got {type(proxies).__name__}")
+        if not all(isinstance(k, str) and isinstance(v, str) for k, v in proxies.items()):
+            names = list(proxies)
+            raise ValueError(f"proxies must map strings to strings, got keys {names!r}")
+    if on_response is not None and not callable(on_response):
+        raise ValueError(f"on_response must be a callable, got {type(on_response).__name__}")
 
 
 class Client:
@@ -86,6 +99,19 @@ class Client:
     :param pool_maxsize: connections kept per host; size it to your thread count.
     :param allow_insecure_http: allow sending the key over ``http://`` to a
         non-loopback host.
+    :param proxies: the proxies to use, a mapping like requests' (``{"https":
+        "http://proxy:3128", "no_proxy": "internal.example"}``); an empty mapping means
+        no proxy. By default ``HTTPS_PROXY``, ``HTTP_PROXY``, ``ALL_PROXY`` and
+        ``NO_PROXY`` are read (upper or lower case). Each request, storage and
+        redirects included, picks the proxy for its own URL.
+    :param verify: how servers' certificates are checked: ``True`` (certifi's store),
+        ``False`` (not at all: logs a warning), the path of a CA bundle file or
+        directory, or an :class:`ssl.SSLContext` (e.g. ``truststore.SSLContext`` for the
+        operating system's store). By default the first set of ``REQUESTS_CA_BUNDLE``,
+        ``CURL_CA_BUNDLE``, ``SSL_CERT_FILE`` and ``SSL_CERT_DIR``, else ``True``.
+    :param on_response: called with a :class:`~together_finetune.ResponseInfo` after
+        every HTTP attempt (retries, storage uploads and download pieces included), in
+        the thread that made it. An exception it raises is logged once and ignored.
 
     One client may be shared by every thread of a process, and survives a
     ``fork`` (the child opens its own connections). Use it as a context manager,
@@ -108,6 +134,9 @@ class Client:
         clock: Callable[[], float] = time.monotonic,
         pool_maxsize: int = 32,
         allow_insecure_http: bool = False,
+        proxies: Optional[Mapping[str, str]] = None,
+        verify: Union[bool, str, os.PathLike[str], ssl.SSLContext, None] = None,
+        on_response: Optional[ResponseHook] = None,
     ) -> None:
         _check_options(
             api_key=api_key,
@@ -118,6 +147,8 @@ class Client:
             clock=clock,
             pool_maxsize=pool_maxsize,
             allow_insecure_http=allow_insecure_http,
+            proxies=proxies,
+            on_response=on_response,
         )
         key = api_key if api_key is not None else os.environ.get("TOGETHER_API_KEY")
         if not key or not key.strip():
@@ -138,6 +169,9 @@ class Client:
             sleep=sleep,
             pool_maxsize=pool_maxsize,
             allow_insecure_http=allow_insecure_http,
+            proxies=proxies,
+            verify=verify,
+            on_response=on_response,
         )
         self._namespaces_lock = threading.Lock()
         self._fine_tunes: Optional[FineTunes] = None

@@ -4,12 +4,13 @@ Everything that talks to the API goes through :class:`Transport`. The retry
 rules live here: :class:`RetryPolicy` (how often and how long to wait),
 :data:`RETRYABLE_STATUSES` and :meth:`Transport._status_failure` (what may be
 repeated); the upload PUT and the download resume loop (``_transfer/``) reuse
-them. Keeping presigned URLs out of messages is :mod:`together_finetune._redact`'s job.
+them. Keeping presigned URLs out of messages is :mod:`together_finetune._redact`'s job;
+proxies and trust are :mod:`together_finetune._network`'s. Every HTTP request goes
+through :meth:`Transport.send`, which reports it to the ``on_response`` hook.
 """
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import math
@@ -25,6 +26,14 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._checks import check_seconds
+from ._hooks import AttemptReporter, ResponseHook
+from ._network import (
+    ProxyChooser,
+    certificate_failure,
+    is_loopback,
+    nothing_was_sent,
+    resolve_trust,
+)
 from ._redact import describe_transport_error, redacted_copy
 from ._redact import redact_urls as redact_urls  # importable from here as before
 from ._retry import Failure
@@ -39,6 +48,8 @@ from .errors import (
 )
 
 if TYPE_CHECKING:  # requests and tenacity load with the first request, not at import
+    import ssl
+
     import requests
 
 __all__ = [
@@ -146,31 +157,6 @@ def parse_retry_after(headers: Mapping[str, str], now: Optional[float] = None) -
     return value
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _nothing_was_sent(exc: BaseException) -> bool:
-    """True when a transport error happened before the request reached the server."""
-    import requests
-    import urllib3.exceptions
-
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    if isinstance(exc, requests.ConnectionError):
-        reason: Any = exc.args[0] if exc.args else None
-        inner = getattr(reason, "reason", reason)
-        return isinstance(
-            inner, (urllib3.exceptions.NewConnectionError, urllib3.exceptions.ConnectTimeoutError)
-        )
-    return False
-
-
 def _message_from_body(body: Any, status: int, text: str) -> str:
     if isinstance(body, dict):
         error = body.get("error")
@@ -205,11 +191,14 @@ class Transport:
         sleep: Callable[[float], None] = time.sleep,
         pool_maxsize: int = 32,
         allow_insecure_http: bool = False,
+        proxies: Optional[Mapping[str, str]] = None,
+        verify: Union[bool, str, os.PathLike[str], ssl.SSLContext, None] = None,
+        on_response: Optional[ResponseHook] = None,
     ) -> None:
         parts = urlsplit(base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise TogetherError(f"base_url must be an http(s) URL with a host, got {base_url!r}")
-        if parts.scheme == "http" and not _is_loopback(parts.hostname) and not allow_insecure_http:
+        if parts.scheme == "http" and not is_loopback(parts.hostname) and not allow_insecure_http:
             raise TogetherError(
                 f"refusing to send the API key over plain http to {parts.hostname}: use https, "
                 "or pass allow_insecure_http=True if this network is trusted"
@@ -225,6 +214,14 @@ class Transport:
         self._session_lock = threading.Lock()
         self._session: Optional[requests.Session] = None
         self._session_pid = 0
+        self.proxies = ProxyChooser(proxies)
+        self.trust = resolve_trust(verify)
+        if self.trust is False:
+            logger.warning(
+                "verify=False: server certificates are not checked, so anyone on the network "
+                "path can read and change this client's traffic, the API key included"
+            )
+        self._hooks = AttemptReporter(on_response) if on_response is not None else None
 
     def __repr__(self) -> str:
         return f"Transport(base_url={self.base_url!r})"
@@ -246,8 +243,8 @@ class Transport:
 
     def _new_session(self) -> requests.Session:
         import requests
-        import requests.adapters
-        import requests.utils
+
+        from ._adapter import NetworkAdapter
 
         if not self._headers:
             self._headers = {
@@ -259,19 +256,21 @@ class Transport:
                 **self._default_headers,
             }
         session = requests.Session()
-        adapter = requests.adapters.HTTPAdapter(
-            pool_connections=4, pool_maxsize=self.pool_maxsize, max_retries=0
+        # The adapter picks each request's proxy from its own URL and verifies with the
+        # client's trust, redirects included.
+        adapter = NetworkAdapter(
+            chooser=self.proxies,
+            trust=self.trust,
+            pool_connections=4,
+            pool_maxsize=self.pool_maxsize,
+            max_retries=0,
         )
         session.mount("https://", adapter)
         session.mount("http://", adapter)
         session.headers.clear()
-        # Read the environment once, not on every request as trust_env does, and never
-        # let a ~/.netrc entry replace the bearer token with basic auth.
+        # The environment was read once, when the client was made; never let a ~/.netrc
+        # entry replace the bearer token with basic auth.
         session.trust_env = False
-        session.proxies.update(requests.utils.get_environ_proxies(self.base_url))
-        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
-        if bundle:
-            session.verify = bundle
         return session
 
     def close(self) -> None:
@@ -394,6 +393,26 @@ class Transport:
             auth=None if authorized else _strip_auth,
         )
 
+    def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        session: Optional[requests.Session] = None,
+        **kwargs: Any,
+    ) -> requests.Response:
+        """One HTTP request through the session, reported to the ``on_response`` hook.
+
+        ``kwargs`` go to :meth:`requests.Session.request`; its exceptions pass through. A
+        failure (no answer, or a status of 400 or more) is reported once the retry engine
+        running the attempt has decided whether to retry it.
+        """
+        if session is None:
+            session = self.session
+        if self._hooks is None:
+            return session.request(method, url, **kwargs)
+        return self._hooks.send(session, method, url, kwargs)
+
     def _headers_for_api(self) -> Dict[str, str]:
         self.session  # noqa: B018 - the first session fills the default headers
         return {**self._headers, "Authorization": self._auth_header}
@@ -435,9 +454,10 @@ class Transport:
         started = time.perf_counter()
         failure: Optional[requests.RequestException] = None
         try:
-            response = session.request(
+            response = self.send(
                 method,
                 url,
+                session=session,
                 params=params,
                 data=body,
                 headers=headers,
@@ -459,9 +479,12 @@ class Transport:
                 type(failure).__name__,
                 attempt,
             )
+            untrusted = certificate_failure(failure, url)
+            if untrusted is not None:  # it cannot heal by itself: never retried
+                raise Failure(untrusted, retryable=False, what=what) from redacted_copy(failure)
             # A redirect loop does not fix itself: never worth another attempt.
             loop = isinstance(failure, requests.TooManyRedirects)
-            safe = not loop and (idempotent or _nothing_was_sent(failure))
+            safe = not loop and (idempotent or nothing_was_sent(failure))
             timed_out = isinstance(failure, requests.Timeout)
             error_cls = APITimeoutError if timed_out else APIConnectionError
             verb = "timed out" if timed_out else "failed"

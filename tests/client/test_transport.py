@@ -9,6 +9,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any, Callable
 
 import pytest
@@ -417,22 +418,26 @@ def test_a_netrc_entry_never_replaces_the_bearer_token(
 
 
 def test_proxy_settings_are_read_once_from_the_environment(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("not read before a request\n")
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/corp-ca.pem")
-    session = Client(api_key="k", base_url="https://api.together.ai/v1")._transport.session
-    assert session.proxies["https"] == "http://proxy.internal:3128"
-    assert session.verify == "/etc/corp-ca.pem"
-    assert session.trust_env is False
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(bundle))
+    transport = Client(api_key="k", base_url="https://api.together.ai/v1")._transport
+    monkeypatch.setenv("HTTPS_PROXY", "http://other.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tmp_path))
+    assert transport.proxies.for_url("https://api.together.ai/v1/x") == "http://proxy.internal:3128"
+    assert transport.trust == str(bundle)
+    assert transport.session.trust_env is False
 
 
 def test_no_proxy_is_honoured_for_the_base_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
     monkeypatch.setenv("NO_PROXY", "api.together.ai")
-    session = Client(api_key="k", base_url="https://api.together.ai/v1")._transport.session
-    assert "https" not in session.proxies
+    transport = Client(api_key="k", base_url="https://api.together.ai/v1")._transport
+    assert transport.proxies.for_url("https://api.together.ai/v1/fine-tunes") is None
 
 
 def test_a_failed_redirect_never_shows_the_presigned_url(

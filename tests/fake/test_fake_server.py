@@ -733,3 +733,39 @@ def test_standalone_server_prints_url_and_key() -> None:
         _, err = process.communicate(timeout=5)
     assert process.returncode == 0
     assert "Traceback" not in err
+
+
+def test_standalone_server_over_tls_prints_the_ca_to_trust() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "together_finetune.testing", "--tls", "--api-key", "k-1"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": ""},
+    )
+    try:
+        assert process.stdout is not None
+        timer = threading.Timer(10, process.kill)
+        timer.start()
+        try:
+            lines = [process.stdout.readline().strip() for _ in range(3)]
+        finally:
+            timer.cancel()
+        assert lines[0].startswith("TOGETHER_BASE_URL=https://127.0.0.1:")
+        assert lines[2].startswith("REQUESTS_CA_BUNDLE=")
+        base_url, bundle = lines[0].split("=", 1)[1], lines[2].split("=", 1)[1]
+        response = requests.get(
+            base_url + "/fine-tunes",
+            headers={"Authorization": "Bearer k-1"},
+            timeout=5,
+            verify=bundle,
+        )
+        assert response.json() == {"data": []}
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(base_url + "/fine-tunes", timeout=5, verify=True)
+    finally:
+        process.terminate()
+        _, err = process.communicate(timeout=5)
+    assert process.returncode == 0
+    assert "Traceback" not in err

@@ -33,6 +33,7 @@ from urllib.parse import quote, urljoin, urlsplit
 import requests
 import urllib3
 
+from .._network import certificate_failure
 from .._redact import describe_transport_error, redacted_copy
 from .._retry import Failure
 from .._retry import call as retry_call
@@ -338,6 +339,9 @@ class _Upload:
                 status, answer = self.put_once(url, offset, length, headers, on_chunk, send_timeout)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 self.counter.rewind(sent)
+                untrusted = certificate_failure(exc, url)
+                if untrusted is not None:  # it cannot heal by itself: never retried
+                    raise Failure(untrusted, retryable=False, what=what) from redacted_copy(exc)
                 error_cls = (
                     APITimeoutError if isinstance(exc, requests.Timeout) else APIConnectionError
                 )
@@ -376,7 +380,6 @@ class _Upload:
         on_chunk: Callable[[int], None],
         timeout: Any,
     ) -> Tuple[int, Mapping[str, str]]:
-        session = self.transport.session
         source = self.source.path
         for _ in range(MAX_REDIRECTS + 1):
             check_storage_url(url, self.transport.base_url)
@@ -385,7 +388,8 @@ class _Upload:
                 "Content-Type": "application/octet-stream",
             }
             send_headers.update(headers)
-            response = session.request(
+            # The transport's adapter picks the proxy for this URL (NO_PROXY included).
+            response = self.transport.send(
                 "PUT",
                 url,
                 data=_FileSlice(source, offset, length, on_chunk),
@@ -393,8 +397,6 @@ class _Upload:
                 auth=_strip_auth,
                 allow_redirects=False,
                 timeout=timeout,
-                # None values drop the session's entries (requests' merge_setting).
-                proxies=_proxies_for(url),  # type: ignore[arg-type]
             )
             with response:
                 location = response.headers.get("Location")
@@ -416,8 +418,8 @@ def check_storage_url(
 ) -> None:
     """Refuse presigned URLs that could leak the file somewhere it should not go.
 
-    Plain http and private addresses are allowed only when the API itself is plain
-    http (a local fake server).
+    Plain http is allowed only when the API itself is plain http, and private addresses
+    only when the API itself is on a private address or plain http (a local fake server).
 
     :param action: how messages name what was refused (``"download from"``).
     :param error: what is raised (:class:`DownloadError` for downloads).
@@ -429,7 +431,9 @@ def check_storage_url(
     except ValueError as exc:
         kind = "upload" if action == "upload to" else "download"
         raise error(f"the API handed out a malformed {kind} URL: {exc}") from exc
-    local_api = urlsplit(api_base_url).scheme == "http"
+    api = urlsplit(api_base_url)
+    local_api = api.scheme == "http"
+    private_api = local_api or not _is_public(api.hostname or "")
     if parts.scheme != "https" and not (parts.scheme == "http" and local_api):
         raise error(f"refusing to {action} a non-https URL ({parts.scheme}://...)")
     if not host:
@@ -446,8 +450,19 @@ def check_storage_url(
     if address is not None and address.is_link_local:
         raise error(f"refusing to {action} a link-local address ({host})")
     private = host == "localhost" or (address is not None and not address.is_global)
-    if private and not local_api:
+    if private and not private_api:
         raise error(f"refusing to {action} a non-public address ({host})")
+
+
+def _is_public(host: str) -> bool:
+    """Whether ``host`` is a public name or address (not loopback or private)."""
+    host = host.lower().rstrip(".")
+    if host == "localhost" or host.endswith(".localhost"):
+        return False
+    try:
+        return ipaddress.ip_address(host).is_global
+    except ValueError:
+        return True
 
 
 class _FileSlice:
@@ -479,19 +494,6 @@ class _FileSlice:
                 remaining -= len(chunk)
                 yield chunk
                 self.on_chunk(len(chunk))
-
-
-def _proxies_for(url: str) -> Dict[str, Optional[str]]:
-    """Proxies for a storage URL by the environment (``NO_PROXY`` included), not the API's.
-
-    The session resolves proxies once, for the API's host; ``None`` values drop the
-    session's entries for a host that ``NO_PROXY`` exempts.
-    """
-    import requests.utils
-
-    found: Dict[str, Optional[str]] = {"http": None, "https": None}
-    found.update(requests.utils.get_environ_proxies(url))
-    return found
 
 
 def _strip_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:

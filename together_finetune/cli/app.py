@@ -32,7 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="Fine-tune models with Together AI from the command line.",
-        epilog="Environment: TOGETHER_API_KEY, TOGETHER_BASE_URL. "
+        epilog="Environment: TOGETHER_API_KEY, TOGETHER_BASE_URL, HTTPS_PROXY, NO_PROXY, "
+        "REQUESTS_CA_BUNDLE, SSL_CERT_FILE. "
         "Exit status: 0 ok, 1 API/network error, failed job (wait) or bad dataset "
         "(files check), "
         "2 usage error, 130 interrupted.",
@@ -44,6 +45,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--max-retries", type=int, help="retries after a failed attempt (default 2)"
+    )
+    parser.add_argument(
+        "--ca-bundle",
+        metavar="PATH",
+        help="trust the certificate authorities in this PEM file or directory (a private "
+        "CA; default: $REQUESTS_CA_BUNDLE, $SSL_CERT_FILE, ... or the built-in store)",
     )
     # Also accepted after the subcommand (see base.add_output_options).
     parser.add_argument("--json", action="store_true", help="print JSON for scripts")

@@ -127,6 +127,8 @@ def client(args: argparse.Namespace) -> Client:
     options: Dict[str, Any] = {"api_key": _api_key(args), "base_url": args.base_url}
     if args.max_retries is not None:
         options["max_retries"] = args.max_retries
+    if getattr(args, "ca_bundle", None) is not None:
+        options["verify"] = args.ca_bundle
     try:
         return Client(**options)
     except (TogetherError, ValueError) as exc:  # a bad --base-url or option: nothing was sent

@@ -19,6 +19,7 @@ from .catalog import ModelLimits, PriceEstimate, TrainingLimits
 from .files import FileDeleteResult, FileObject, ValidationReport
 from .jobs import Checkpoint, DeleteResult, FineTune, FineTuneEvent, FineTuneProgress
 from .listing import Listing
+from .network import ResponseInfo
 from .preview import (
     IGNORED_LABEL,
     TokenizationPreview,
@@ -76,6 +77,7 @@ __all__ = [
     "PriceEstimate",
     "PriceEstimateRequest",
     "ReadOnlyDict",
+    "ResponseInfo",
     "TokenizationPreview",
     "TokenizationPreviewRow",
     "TokenizedDatasetLink",

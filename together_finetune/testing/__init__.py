@@ -16,6 +16,8 @@ The JSON follows the OpenAPI spec (vendored in ``tests/spec/``) plus what the li
 known to send, not this library's models, so the fake referees the client. With pytest,
 the ``fake_together`` fixture (``together_finetune.testing.pytest_plugin``) yields a started
 fake. ``python -m together_finetune.testing`` runs one standalone.
+``FakeTogether(tls=True)`` serves HTTPS, with a CA made for the fake whose certificate is
+in ``fake.ca_bundle`` (``Client(verify=fake.ca_bundle)``).
 
 To check the traffic of every fake a test suite starts (not only the ones it builds
 itself), register an observer once, e.g. from a pytest plugin::

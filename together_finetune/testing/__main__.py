@@ -1,6 +1,7 @@
 """Run a standalone fake Together API: ``python -m together_finetune.testing``.
 
-Prints ``TOGETHER_BASE_URL=...`` and ``TOGETHER_API_KEY=...`` and serves until Ctrl-C.
+Prints ``TOGETHER_BASE_URL=...`` and ``TOGETHER_API_KEY=...`` (and, with ``--tls``,
+``REQUESTS_CA_BUNDLE=...``) and serves until Ctrl-C.
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ def serve(argv: list[str] | None = None) -> int:
 
     :param argv: command-line arguments (default: ``sys.argv[1:]``): ``--host``, ``--port``
         (0: any free port), ``--step-seconds`` (seconds per job status step, default 1.0)
-        and ``--api-key`` (default: a random ``fake-...`` key).
+        ``--api-key`` (default: a random ``fake-...`` key) and ``--tls`` (serve HTTPS with a
+        CA made for the run; its certificate's path is printed as ``REQUESTS_CA_BUNDLE``).
     """
     parser = argparse.ArgumentParser(
         prog="python -m together_finetune.testing",
@@ -37,6 +39,9 @@ def serve(argv: list[str] | None = None) -> int:
         help="seconds between job status steps (default 1.0)",
     )
     parser.add_argument("--api-key", default=None, help="accepted API key (default: random)")
+    parser.add_argument(
+        "--tls", action="store_true", help="serve HTTPS (prints the CA file to trust)"
+    )
     args = parser.parse_args(argv)
     if args.step_seconds <= 0:
         parser.error("--step-seconds must be positive")
@@ -51,11 +56,17 @@ def serve(argv: list[str] | None = None) -> int:
         signal.signal(signal.SIGTERM, on_signal)
 
     fake = FakeTogether(
-        api_key=args.api_key, host=args.host, port=args.port, step_seconds=args.step_seconds
+        api_key=args.api_key,
+        host=args.host,
+        port=args.port,
+        step_seconds=args.step_seconds,
+        tls=args.tls,
     )
     fake.start()
     try:
         sys.stdout.write(f"TOGETHER_BASE_URL={fake.base_url}\nTOGETHER_API_KEY={fake.api_key}\n")
+        if args.tls:
+            sys.stdout.write(f"REQUESTS_CA_BUNDLE={fake.ca_bundle}\n")
         sys.stdout.flush()
         while not stopped.wait(0.5):
             pass

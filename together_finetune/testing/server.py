@@ -38,6 +38,7 @@ from together_finetune.testing._fake.jobs_api import JobsAPI
 from together_finetune.testing._fake.outputs import EARLY_STOP_STEP as EARLY_STOP_STEP
 from together_finetune.testing._fake.preview import Tokenization
 from together_finetune.testing._fake.storage import StorageServer
+from together_finetune.testing._fake.tls import FakeCA
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -79,6 +80,10 @@ class FakeTogether:
         it raises are collected in :attr:`exchange_errors`. The callbacks registered with
         :func:`~together_finetune.testing.observe_exchanges` when the fake is built are
         called after it.
+    :param tls: serve the API and :attr:`storage` over HTTPS, with certificates from a
+        certificate authority made for this fake (needs ``trustme``, in the ``testing``
+        extra). Its CA certificate is in the file :attr:`ca_bundle`: pass
+        ``verify=fake.ca_bundle`` to a client, or set ``REQUESTS_CA_BUNDLE`` to it.
 
     Newer-than-spec behaviour (the live API as the official SDK 3.1.1 sees it):
 
@@ -111,6 +116,7 @@ class FakeTogether:
         clock: Callable[[], float] = time.monotonic,
         on_exchange: ExchangeHook | None = None,
         throttle: int | None = None,
+        tls: bool = False,
     ) -> None:
         """Create the fake (not started yet: call :meth:`start` or use ``with``)."""
         if step_seconds is not None and step_seconds <= 0:
@@ -139,6 +145,8 @@ class FakeTogether:
         ]
         self._app = APIApp(self._ctx, self._store, routes, self._faults, self._log)
         self._thread: ServerThread | None = None
+        self.tls = tls
+        self._ca: FakeCA | None = None
 
     # ------------------------------------------------------------------ settings
 
@@ -211,8 +219,14 @@ class FakeTogether:
     def start(self) -> Self:
         """Start the API server and the storage server; returns ``self``."""
         if self._thread is None:
-            self.storage.start()
-            self._thread = ServerThread(self.host, self.port, self._app, "fake-together")
+            context = None
+            if self.tls:
+                self._ca = FakeCA([self.host, "127.0.0.1", "127.0.0.2", "localhost", "::1"])
+                context = self._ca.server_context
+            self.storage.start(context)
+            self._thread = ServerThread(
+                self.host, self.port, self._app, "fake-together", ssl_context=context
+            )
             self._thread.start()
         return self
 
@@ -221,6 +235,8 @@ class FakeTogether:
         if self._thread is not None:
             self._thread.stop()
             self.storage.stop()
+        if self._ca is not None:
+            self._ca.remove()
 
     def __enter__(self) -> Self:
         return self.start()
@@ -230,10 +246,21 @@ class FakeTogether:
 
     @property
     def url(self) -> str:
-        """The server root, e.g. ``"http://127.0.0.1:PORT"``."""
+        """The server root, e.g. ``"http://127.0.0.1:PORT"`` (``https://`` with ``tls``)."""
         if self._thread is None:
             raise RuntimeError("FakeTogether is not started")
         return self._thread.url
+
+    @property
+    def ca_bundle(self) -> str:
+        """The path of the CA certificate (PEM) that signed the fake's certificates.
+
+        Only with ``tls=True``, while the fake runs; trust it with ``Client(verify=...)``
+        or ``REQUESTS_CA_BUNDLE``.
+        """
+        if self._ca is None:
+            raise RuntimeError("ca_bundle exists only for a started FakeTogether(tls=True)")
+        return str(self._ca.bundle)
 
     @property
     def base_url(self) -> str:

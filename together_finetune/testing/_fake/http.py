@@ -13,6 +13,7 @@ import io
 import json
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -168,7 +169,7 @@ class _Gateway(BaseHTTPRequestHandler):
             "REMOTE_ADDR": self.client_address[0],
             "REMOTE_PORT": str(self.client_address[1]),
             "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
+            "wsgi.url_scheme": "https" if self.server.ssl_context is not None else "http",
             "wsgi.input": io.BytesIO(body),
             "wsgi.errors": sys.stderr,
             "wsgi.multithread": True,
@@ -208,10 +209,13 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
     # (many threads starting at once), which then wait out TCP's 1 s retransmission.
     request_queue_size = 128
 
-    def __init__(self, host: str, port: int, app: WSGIApp) -> None:
+    def __init__(
+        self, host: str, port: int, app: WSGIApp, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         self.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         super().__init__((host, port), _Gateway)
         self.app = app
+        self.ssl_context = ssl_context
         self._connections: set[socket.socket] = set()
         self._lock = threading.Lock()
 
@@ -229,6 +233,19 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
             with contextlib.suppress(OSError):
                 connection.shutdown(socket.SHUT_RDWR)
 
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        """Serve one connection; over TLS, shake hands first, in the connection's thread."""
+        if self.ssl_context is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(10)  # a client that never completes the handshake
+        tls = self.ssl_context.wrap_socket(request, server_side=True)
+        try:
+            tls.settimeout(None)
+            super().finish_request(tls, client_address)
+        finally:
+            tls.close()
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Print nothing: a fake never shows tracebacks for clients that went away."""
 
@@ -236,10 +253,24 @@ class _Server(socketserver.ThreadingMixIn, socketserver.TCPServer):
 class ServerThread:
     """A WSGI app served on ``host:port`` (0: any free port) from a daemon thread."""
 
-    def __init__(self, host: str, port: int, app: WSGIApp, name: str) -> None:
-        """Bind now (raises :class:`OSError` if the address cannot be bound); serve on start."""
-        self._server = _Server(host, port, app)
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        app: WSGIApp,
+        name: str,
+        *,
+        ssl_context: ssl.SSLContext | None = None,
+        url_host: str | None = None,
+    ) -> None:
+        """Bind now (raises :class:`OSError` if the address cannot be bound); serve on start.
+
+        With ``ssl_context`` it serves HTTPS; ``url_host`` names the host in :attr:`url`
+        (default: ``host``).
+        """
+        self._server = _Server(host, port, app, ssl_context)
         self.host = host
+        self.url_host = url_host or host
         self.port = int(self._server.server_address[1])
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name=name
@@ -249,9 +280,10 @@ class ServerThread:
 
     @property
     def url(self) -> str:
-        """``http://host:port``."""
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        """``http://host:port`` (``https://`` over TLS)."""
+        host = f"[{self.url_host}]" if ":" in self.url_host else self.url_host
+        scheme = "https" if self._server.ssl_context is not None else "http"
+        return f"{scheme}://{host}:{self.port}"
 
     def start(self) -> None:
         """Start serving."""

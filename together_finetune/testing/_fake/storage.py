@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import ssl
 import threading
 import time
 from collections.abc import Iterable
@@ -66,12 +67,20 @@ class StorageServer:
             raise RuntimeError("the storage server is not started")
         return self._thread.url
 
-    def start(self) -> None:
-        """Start serving on 127.0.0.2 (127.0.0.1 if that address cannot be bound)."""
+    def start(self, ssl_context: ssl.SSLContext | None = None) -> None:
+        """Start serving on 127.0.0.2, over HTTPS with ``ssl_context``.
+
+        Where 127.0.0.2 cannot be bound it serves on 127.0.0.1 under the name
+        ``localhost``: either way its host differs from the API's, so ``NO_PROXY`` can
+        tell them apart.
+        """
+        name = "fake-together-storage"
         try:
-            self._thread = ServerThread("127.0.0.2", 0, self._wsgi, "fake-together-storage")
+            self._thread = ServerThread("127.0.0.2", 0, self._wsgi, name, ssl_context=ssl_context)
         except OSError:
-            self._thread = ServerThread("127.0.0.1", 0, self._wsgi, "fake-together-storage")
+            self._thread = ServerThread(
+                "127.0.0.1", 0, self._wsgi, name, ssl_context=ssl_context, url_host="localhost"
+            )
         self._thread.start()
 
     def stop(self) -> None:
