@@ -65,9 +65,10 @@ def _bodies(count: int) -> Dict[str, bytes]:
         job = get(f"/fine-tunes/{one}")
         events = get(f"/fine-tunes/{one}/events")["data"]
         checkpoints = get(f"/fine-tunes/{one}/checkpoints")["data"]
-        with tempfile.TemporaryDirectory() as scratch, Client(
-            api_key=fake.api_key, base_url=fake.base_url
-        ) as client:
+        with (
+            tempfile.TemporaryDirectory() as scratch,
+            Client(api_key=fake.api_key, base_url=fake.base_url) as client,
+        ):
             data = Path(scratch, "train.jsonl")
             data.write_text('{"text": "hello"}\n')
             client.files.upload(data)
@@ -98,7 +99,7 @@ def serve(count: int) -> None:
         protocol_version = "HTTP/1.1"
         disable_nagle_algorithm = True
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        def do_GET(self) -> None:
             body = bodies.get(self.path.split("?")[0])
             self.send_response(200 if body is not None else 404)
             body = body if body is not None else b'{"error": {"message": "not found"}}'

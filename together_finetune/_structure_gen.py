@@ -107,7 +107,7 @@ def _field_lines(
 ) -> List[str]:
     """The source that leaves field ``index``'s structured value in ``v<index>``."""
     v = f"v{index}"
-    default = field.default
+    default: Any = field.default
     if isinstance(default, attrs.Factory):  # type: ignore[arg-type]
         names[f"__factory{index}"] = default.factory
         make_default = f"__factory{index}({'o' if default.takes_self else ''})"
@@ -208,7 +208,7 @@ def _writable_twin(cls: type, fields: Collection[attrs.Attribute[Any]]) -> Optio
         },
     )
     try:
-        probe = object.__new__(twin)
+        probe: Any = object.__new__(twin)
         for field in fields:
             setattr(probe, field.name, None)
         probe.__class__ = cls
