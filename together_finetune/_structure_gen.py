@@ -123,7 +123,7 @@ def _field_lines(
     optional_of = _split_optional(field.type)
     # ``None`` never reaches the hook of an Optional field, so it is the inner type's hook.
     hook_type = field.type if optional_of is None else optional_of
-    names[f"__hook{index}"] = conv.get_structure_hook(hook_type)
+    names[f"__hook{index}"] = _hook(conv, hook_type)
     names[f"__type{index}"] = hook_type
     convert = f"{v} = __hook{index}({v}, __type{index})"
     if optional_of in _EXACT:
@@ -148,6 +148,15 @@ def _field_lines(
     if check is None:
         return [*lines, "    else:", f"        {convert}"]
     return [*lines, f"    elif {check}:", f"        {convert}"]
+
+
+def _hook(conv: cattrs.Converter, tp: Any) -> StructureFn:
+    """The converter's structure hook for ``tp`` (``get_structure_hook`` is cattrs 24.1+)."""
+    get: Any = getattr(conv, "get_structure_hook", None)
+    if get is None:
+        get = conv._structure_func.dispatch
+    hook: StructureFn = get(tp)
+    return hook
 
 
 def _required(key: str) -> Any:
