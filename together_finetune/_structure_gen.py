@@ -27,7 +27,7 @@ from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Tup
 import attrs
 import cattrs
 
-__all__ = ["make_structure_fn"]
+__all__ = ["Guard", "make_structure_fn"]
 
 StructureFn = Callable[[Any, Any], Any]
 
@@ -48,12 +48,27 @@ class _Missing:
 _MISSING = _Missing()
 
 
+@attrs.frozen
+class Guard:
+    """What a guarded structure function does beside its own work (see :func:`make_structure_fn`).
+
+    :ivar plain: whether a ``dict``'s keys are all handled here (no unknown key).
+    :ivar other: structures any other value.
+    :ivar detailed: structures a ``dict`` the fast code failed on, or explains why not.
+    """
+
+    plain: Callable[[Any], bool]
+    other: StructureFn
+    detailed: StructureFn
+
+
 def make_structure_fn(
     cls: type,
     conv: cattrs.Converter,
     *,
     renames: Mapping[str, str],
     omit: Collection[str] = (),
+    guard: Optional[Guard] = None,
 ) -> Optional[StructureFn]:
     """Generate ``structure(data, cls)`` for the attrs class ``cls``; ``None`` if it cannot.
 
@@ -63,6 +78,10 @@ def make_structure_fn(
 
     :param renames: the JSON key of a field, where it is not the field's name.
     :param omit: fields not read from the JSON object: they get their default.
+    :param guard: makes the function take any value: a ``dict`` whose keys
+        ``guard.plain`` accepts is structured here (and on any failure by
+        ``guard.detailed``, which explains it); anything else goes to ``guard.other``.
+        One call per object instead of a wrapper's two.
     :returns: ``None`` when ``cls`` is not a slotted attrs class whose ``__init__``
         only stores its arguments (validators, converters, ``__attrs_post_init__``).
     """
@@ -90,6 +109,18 @@ def make_structure_fn(
     if twin is not None:
         lines.append("    o.__class__ = __cls")
     lines.append("    return o")
+    if guard is not None:
+        names.update(__dict=dict, __plain=guard.plain, __other=guard.other)
+        names["__detailed"] = guard.detailed
+        lines = [
+            "def structure(d, _=None):",
+            "    if d.__class__ is not __dict or not __plain(d):",
+            "        return __other(d, _)",
+            "    try:",
+            *("    " + line for line in lines[1:]),
+            "    except Exception:  # the detailed function raises it again, naming the field",
+            "        return __detailed(d, __cls)",
+        ]
     code = compile("\n".join(lines), f"<together_finetune structure {cls.__qualname__}>", "exec")
     exec(code, names)  # noqa: S102 - our own source, generated from the class's fields
     function: StructureFn = names["structure"]

@@ -39,7 +39,7 @@ from cattrs.gen import (
 )
 
 from ._gc import gc_paused
-from ._structure_gen import make_structure_fn
+from ._structure_gen import Guard, make_structure_fn
 from .errors import APIResponseValidationError
 from .models import (
     DPO,
@@ -435,7 +435,8 @@ def _wire_structure_fn(
     renames = {name: getattr(value, "rename", None) or name for name, value in overrides.items()}
     overrides["extra"] = override(omit=True)
     detailed = make_dict_structure_fn(cls, conv, **overrides)
-    fast = make_structure_fn(cls, conv, renames=renames, omit=("extra",))
+    generated = make_structure_fn(cls, conv, renames=renames, omit=("extra",))
+    fast = generated
     if fast is None:  # a class whose __init__ does more than store: cattrs' fast function
         fast = make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=False, **overrides)
 
@@ -465,7 +466,12 @@ def _wire_structure_fn(
             object.__setattr__(result, "extra", ReadOnlyDict(unknown))
         return result
 
-    return structure
+    if generated is None:
+        return structure
+    # The same, with the common case in the generated function itself: one call per object.
+    guard = Guard(plain=plain, other=structure, detailed=detailed)
+    guarded = make_structure_fn(cls, conv, renames=renames, omit=("extra",), guard=guard)
+    return guarded or structure
 
 
 def _is_optional_wire_class(cls: Any) -> bool:
