@@ -15,8 +15,8 @@ A worker process (``worker`` mode) runs each measurement when the parent asks
 for it, one at a time, so the parent interleaves them round by round (the order
 rotates each round): the client's list methods, ``requests.get(url).json()`` of
 the same URLs, ``json.loads`` of the list body's bytes, and ``retrieve()`` of one
-job (per call, and its decode alone per job). A full collection runs before each
-measurement, untimed. ``--baseline DIR`` (e.g. ``git archive main | tar -x -C DIR``)
+job (per call, against ``requests.Session().get(url).json()``, and its decode
+alone). A full collection runs before each measurement, untimed. ``--baseline DIR`` (e.g. ``git archive main | tar -x -C DIR``)
 adds a second worker that imports the client from DIR, for before/after numbers
 from the same run. Prints medians and ratios.
 """
@@ -146,6 +146,9 @@ def worker(base_url: str, client_only: bool) -> None:
     def fetch(path: str) -> Callable[[], Any]:
         return lambda: requests.get(base_url + path, headers=headers, timeout=60).json()
 
+    session = requests.Session()  # one connection kept open, as the client keeps its own
+    session.headers.update(headers)
+
     def per_call(fn: Callable[[], Any], calls: int) -> Callable[[], Any]:
         def run() -> float:
             start = time.perf_counter()
@@ -171,7 +174,9 @@ def worker(base_url: str, client_only: bool) -> None:
                 "requests events": fetch(f"/fine-tunes/{JOB_ID}/events"),
                 "requests checkpoints": fetch(f"/fine-tunes/{JOB_ID}/checkpoints"),
                 "requests files": fetch("/files"),
-                "requests retrieve": per_call(fetch(f"/fine-tunes/{JOB_ID}"), 200),
+                "session retrieve": per_call(
+                    lambda: session.get(f"{base_url}/fine-tunes/{JOB_ID}", timeout=60).json(), 200
+                ),
                 "json.loads": lambda: json.loads(raw),
             }
         )
@@ -226,7 +231,8 @@ RATIOS = [
     ("list_events() / requests.get().json()", "list_events", "requests events"),
     ("list_checkpoints() / requests.get().json()", "list_checkpoints", "requests checkpoints"),
     ("files.list() / requests.get().json()", "files.list", "requests files"),
-    ("retrieve() / requests.get().json()", "retrieve", "requests retrieve"),
+    ("retrieve() / Session.get().json()", "retrieve", "session retrieve"),
+    ("decode of one job / retrieve()", "decode one job", "retrieve"),
 ]
 
 
