@@ -16,9 +16,11 @@ for it, one at a time, so the parent interleaves them round by round (the order
 rotates each round): the client's list methods, ``requests.get(url).json()`` of
 the same URLs, ``json.loads`` of the list body's bytes, and ``retrieve()`` of one
 job (per call, against ``requests.Session().get(url).json()``, and its decode
-alone). A full collection runs before each measurement, untimed. ``--baseline DIR`` (e.g. ``git archive main | tar -x -C DIR``)
-adds a second worker that imports the client from DIR, for before/after numbers
-from the same run. Prints medians and ratios.
+alone). A full collection runs before each measurement, untimed.
+
+``--baseline DIR`` (e.g. ``git archive main | tar -x -C DIR``) adds a second
+worker that imports the client from DIR, for before/after numbers from the same
+run. Prints medians and ratios.
 """
 
 from __future__ import annotations

@@ -22,7 +22,18 @@ name the field that did not fit.
 from __future__ import annotations
 
 import typing
-from typing import Any, Callable, Collection, Dict, List, Mapping, Optional, Tuple, Union
+from typing import (
+    Any,
+    Callable,
+    Collection,
+    Dict,
+    List,
+    Mapping,
+    NamedTuple,
+    Optional,
+    Tuple,
+    Union,
+)
 
 import attrs
 import cattrs
@@ -48,8 +59,7 @@ class _Missing:
 _MISSING = _Missing()
 
 
-@attrs.frozen
-class Guard:
+class Guard(NamedTuple):
     """What a guarded structure function does beside its own work (see :func:`make_structure_fn`).
 
     :ivar plain: whether a ``dict``'s keys are all handled here (no unknown key).

@@ -225,3 +225,25 @@ def test_a_collector_that_was_off_stays_off() -> None:
     with pytest.raises(KeyError):
         fail_paused()
     assert gc.isenabled()
+
+
+def test_without_a_twin_the_slots_are_filled_through_their_descriptors(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from together_finetune import _structure_gen
+
+    body = {
+        "id": "ft-1",
+        "status": "COMPLETED",
+        "n_epochs": 2,
+        "training_type": {"type": "Lora", "lora_r": 4},
+        "created_at": "2026-01-02T03:04:05Z",
+    }
+    expected = converter_module.decode(body, FineTune)
+    monkeypatch.setattr(_structure_gen, "_writable_twin", lambda cls, fields: None)
+    structure = make_structure_fn(FineTune, converter_module.converter, renames={}, omit=("extra",))
+    assert structure is not None
+    job = structure(body, FineTune)
+    assert type(job) is FineTune
+    assert job == expected
+    assert described(job) == described(expected)
