@@ -38,6 +38,8 @@ from cattrs.gen import (
     override,
 )
 
+from ._gc import gc_paused
+from ._structure_gen import Guard, make_structure_fn
 from .errors import APIResponseValidationError
 from .models import (
     DPO,
@@ -164,20 +166,27 @@ def parse_datetime(value: Any, _: Any = None) -> datetime:
 
 
 def _enum_hook(cls: Any) -> Callable[[Any, Any], Any]:
+    # A known value, as sent or in lower case, in a dict lookup: Enum.__call__ and the
+    # enum's _missing_ (which finds the same member) cost ten times more.
+    members = cls._value2member_map_.get
+
     def structure(value: Any, _: Any) -> Any:
-        if not isinstance(value, str):
-            return _fail(value, "a string")
-        return cls(value)
+        if value.__class__ is not str:
+            if not isinstance(value, str):
+                return _fail(value, "a string")
+            return cls(value)
+        return members(value) or members(value.lower()) or cls(value)
 
     return structure
+
+
+_level_member = _enum_hook(FineTuneEventLevel)
 
 
 def _structure_level(value: Any, _: Any) -> Optional[FineTuneEventLevel]:
     if value is None or value == "":
         return None
-    if not isinstance(value, str):
-        return _fail(value, "a string")  # type: ignore[no-any-return]
-    return FineTuneEventLevel(value)
+    return _level_member(value, FineTuneEventLevel)  # type: ignore[no-any-return]
 
 
 def _structure_batch_size(value: Any, _: Any) -> Union[int, str]:
@@ -431,9 +440,13 @@ def _wire_structure_fn(
             rename = getattr(overrides.get(field.name), "rename", None)
             fields.add(rename or field.name)
     known = frozenset(fields.union(aliases))
+    renames = {name: getattr(value, "rename", None) or name for name, value in overrides.items()}
     overrides["extra"] = override(omit=True)
-    fast = make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=False, **overrides)
     detailed = make_dict_structure_fn(cls, conv, **overrides)
+    generated = make_structure_fn(cls, conv, renames=renames, omit=("extra",))
+    fast = generated
+    if fast is None:  # a class whose __init__ does more than store: cattrs' fast function
+        fast = make_dict_structure_fn(cls, conv, _cattrs_detailed_validation=False, **overrides)
 
     # The common case, every key a current field name, costs one C-level pass over the keys.
     plain = (known if prepare is None else frozenset(fields)).issuperset
@@ -461,7 +474,12 @@ def _wire_structure_fn(
             object.__setattr__(result, "extra", ReadOnlyDict(unknown))
         return result
 
-    return structure
+    if generated is None:
+        return structure
+    # The same, with the common case in the generated function itself: one call per object.
+    guard = Guard(plain=plain, other=structure, detailed=detailed)
+    guarded = make_structure_fn(cls, conv, renames=renames, omit=("extra",), guard=guard)
+    return guarded or structure
 
 
 def _is_optional_wire_class(cls: Any) -> bool:
@@ -546,6 +564,10 @@ def decode(data: Any, cls: type[T]) -> T:
         names the path of each field that did not.
     """
     try:
+        if data.__class__ is list:  # thousands of objects, no cycle: see gc_paused
+            with gc_paused():
+                listed: T = converter.structure(data, cls)
+            return listed
         result: T = converter.structure(data, cls)
         return result
     except cattrs.BaseValidationError as exc:

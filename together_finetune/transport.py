@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import attrs
 
 from ._checks import check_seconds
+from ._gc import gc_paused
 from ._hooks import AttemptReporter, ResponseHook
 from ._network import (
     ProxyChooser,
@@ -65,6 +66,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger("together_finetune")
+
+#: Bodies from this size up are parsed with the cyclic collector paused.
+_BULK_BODY = 1 << 20
 
 #: A timeout in seconds, or a ``(connect, read)`` pair.
 Timeout = Union[float, Tuple[float, float]]
@@ -421,7 +425,7 @@ class Transport:
         """Like :meth:`request`, returning the decoded JSON body."""
         response = self.request(method, path, **kwargs)
         try:
-            return response.json()
+            return parse_json(response)
         except ValueError as exc:
             from .errors import APIResponseValidationError
 
@@ -551,6 +555,17 @@ class Transport:
             kwargs["retry_after"] = raw_retry_after
         error = error_cls(f"{what}: {message}", **kwargs)
         return Failure(error, retryable=retryable, retry_after=retry_after, what=what)
+
+
+def parse_json(response: requests.Response) -> Any:
+    """The response's JSON body; a large one is parsed with the cyclic collector paused.
+
+    :raises ValueError: the body is not JSON.
+    """
+    if len(response.content) < _BULK_BODY:
+        return response.json()
+    with gc_paused():  # a long listing: thousands of objects, no cycle
+        return response.json()
 
 
 def _strip_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
