@@ -13,9 +13,8 @@ does not know in the object's ``extra``; unstructuring puts them back.
 from __future__ import annotations
 
 import collections.abc
-import sys
 import typing
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import (
     Any,
     Callable,
@@ -40,6 +39,7 @@ from cattrs.gen import (
 
 from ._gc import gc_paused
 from ._structure_gen import Guard, make_structure_fn
+from ._timestamps import parse_datetime
 from .errors import APIResponseValidationError
 from .models import (
     DPO,
@@ -127,42 +127,6 @@ def _structure_optional_float(value: Any, _: Any) -> Optional[float]:
 
 def _structure_bool(value: Any, _: Any) -> bool:
     return value if isinstance(value, bool) else _fail(value, "a boolean")
-
-
-_FULL_ISO_PARSER = sys.version_info >= (3, 11)
-
-
-def parse_datetime(value: Any, _: Any = None) -> datetime:
-    """Parse an ISO-8601 string (``Z`` allowed) or epoch seconds into an aware datetime."""
-    if _FULL_ISO_PARSER and value.__class__ is str:
-        # Python 3.11+ reads every ISO-8601 form the API sends (Z included) in one call.
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            pass
-        else:
-            return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = datetime.fromisoformat(text)
-        except ValueError:
-            # Python < 3.11 rejects fractions that are not 3 or 6 digits long.
-            head, dot, rest = text.partition(".")
-            if not dot:
-                raise
-            digits = "".join(c for c in rest if c.isdigit())
-            zone = rest[len(digits) :]
-            parsed = datetime.fromisoformat(f"{head}.{digits[:6].ljust(6, '0')}{zone}")
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        try:
-            return datetime.fromtimestamp(value, tz=timezone.utc)
-        except (OverflowError, OSError) as exc:  # the platform's time_t cannot hold it
-            raise ValueError(f"timestamp {value!r} is out of range") from exc
-    return _fail(value, "an ISO-8601 timestamp")  # type: ignore[no-any-return]
 
 
 def _enum_hook(cls: Any) -> Callable[[Any, Any], Any]:

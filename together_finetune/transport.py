@@ -39,6 +39,7 @@ from ._redact import describe_transport_error, redacted_copy
 from ._redact import redact_urls as redact_urls  # importable from here as before
 from ._retry import Failure
 from ._retry import call as retry_call
+from ._timeouts import DEFAULT_TIMEOUT, Timeout, normalize_timeout
 from ._version import __version__
 from .errors import (
     APIConnectionError,
@@ -70,10 +71,6 @@ logger = logging.getLogger("together_finetune")
 #: Bodies from this size up are parsed with the cyclic collector paused.
 _BULK_BODY = 1 << 20
 
-#: A timeout in seconds, or a ``(connect, read)`` pair.
-Timeout = Union[float, Tuple[float, float]]
-
-DEFAULT_TIMEOUT: Tuple[float, float] = (5.0, 60.0)
 #: Statuses after which a repeatable request is worth another try.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 #: Statuses after which the server certainly did not act on a non-idempotent request.
@@ -572,21 +569,6 @@ def _strip_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
     """Auth hook for storage requests: never send credentials (not even from ``.netrc``)."""
     request.headers.pop("Authorization", None)
     return request
-
-
-def normalize_timeout(timeout: Timeout) -> Tuple[float, float]:
-    """Turn a number or ``(connect, read)`` pair into a validated pair of seconds."""
-    if isinstance(timeout, tuple):
-        if len(timeout) != 2:
-            raise ValueError(f"timeout must be a number or a (connect, read) pair, got {timeout!r}")
-        connect, read = float(timeout[0]), float(timeout[1])
-    elif isinstance(timeout, (int, float)) and not isinstance(timeout, bool):
-        connect = read = float(timeout)
-    else:
-        raise ValueError(f"timeout must be a number or a (connect, read) pair, got {timeout!r}")
-    if not (connect > 0 and read > 0):
-        raise ValueError(f"timeout must be positive, got {timeout!r}")
-    return connect, read
 
 
 def configure_logging_from_env(environ: Mapping[str, str] = os.environ) -> None:
