@@ -37,6 +37,7 @@ class WaitPolicy(Protocol):
 
     def wait(self, retry_number: int, retry_after: Optional[float]) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based) given the server's hint."""
+        ...
 
 
 class _Budget:
@@ -114,7 +115,8 @@ def call(
             error = give_up(failed, tracker.misses)
         error.attempts = attempts
         raise error from failed.__cause__
-    return result
+    # tenacity ends the loop only after an attempt returned (reraise=True raises otherwise).
+    return result  # pyright: ignore[reportPossiblyUnboundVariable, reportReturnType]
 
 
 def _log_retry(budget: int) -> Callable[[tenacity.RetryCallState], None]:

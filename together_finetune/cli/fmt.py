@@ -130,7 +130,7 @@ def bar(done: float, total: float, width: int = 20) -> str:
 
 def job_progress(job: FineTune, width: int = 20) -> str:
     """A job's progress: bar, steps, epoch and time left, each as far as the API gives it."""
-    parts = []
+    parts: list[str] = []
     done, total = job.steps_completed, job.total_steps
     if total:
         shown = done or 0

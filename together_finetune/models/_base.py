@@ -15,7 +15,7 @@ class ReadOnlyDict(Dict[str, Any]):
         raise TypeError("extra is read-only: it holds what the server sent")
 
     __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # pyright: ignore[reportAssignmentType]  # refuse, whatever the signature
 
     def __reduce__(self) -> Any:
         return (ReadOnlyDict, (dict(self),))

@@ -88,7 +88,7 @@ def value_text(value: Any) -> str:
 
 def short_repr(obj: Any) -> str:
     """``Type(field=value, ...)`` for the summary fields that are set; at most :data:`MAX_REPR`."""
-    parts = []
+    parts: list[str] = []
     for name in summary_fields(type(obj)):
         value = getattr(obj, name, None)
         if value is None:
@@ -109,7 +109,7 @@ def _shown_fields(obj: Any) -> List[Tuple[str, Any]]:
         return []
     first = summary_fields(type(obj))
     names = list(first) + [f.name for f in attrs.fields(type(obj)) if f.name not in first]
-    pairs = []
+    pairs: list[tuple[str, Any]] = []
     for name in names:
         value = getattr(obj, name, None)
         empty = isinstance(value, (list, tuple, Mapping)) and not value
