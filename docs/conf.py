@@ -16,7 +16,7 @@ from together_finetune import __version__  # noqa: E402
 
 project = "together-finetune"
 author = "The together-finetune authors"
-copyright = "the together-finetune authors"  # noqa: A001
+copyright = "the together-finetune authors"
 release = __version__
 version = ".".join(__version__.split(".")[:2])
 
@@ -122,10 +122,10 @@ def _public_bases(app, name, obj, options, bases):  # type: ignore[no-untyped-de
     index = 0
     while index < len(bases):
         base = bases[index]
-        if base.__name__.startswith("_") or base.__module__.split(".")[-1].startswith("_"):
-            if base.__module__.startswith("together_finetune"):
-                bases[index : index + 1] = [b for b in base.__bases__ if b is not object]
-                continue
+        private = base.__name__.startswith("_") or base.__module__.split(".")[-1].startswith("_")
+        if private and base.__module__.startswith("together_finetune"):
+            bases[index : index + 1] = [b for b in base.__bases__ if b is not object]
+            continue
         index += 1
 
 

@@ -12,25 +12,24 @@ A ``>>>`` session block runs its statements. A block marked
 from __future__ import annotations
 
 import ast
-import shutil
 import textwrap
-import time
 from pathlib import Path
 from typing import Any, Dict, List
 
 import pytest
-from support.docblocks import Block, all_blocks, documentation_files
-from support.paths import EXAMPLES, REPO_ROOT
+from support.docblocks import (
+    Block,
+    all_blocks,
+    documentation_files,
+    fast_clock,
+    prepare_directory,
+)
+from support.paths import REPO_ROOT
 
 from together_finetune.testing import FakeTogether
 
 BLOCKS = all_blocks("python")
 PAGES = sorted({block.path for block in BLOCKS})
-
-
-def fast_clock() -> float:
-    """A clock a million times faster than the real one: fake jobs finish at once."""
-    return time.monotonic() * 1_000_000
 
 
 def source(block: Block) -> str:
@@ -44,13 +43,6 @@ def source(block: Block) -> str:
         if line.startswith((">>> ", "... ")) or line in (">>>", "...")
     ]
     return "\n".join(kept) + "\n"
-
-
-def prepare_directory(directory: Path) -> None:
-    """What the examples of the docs expect to find in the working directory."""
-    sample = EXAMPLES / "data" / "sample.jsonl"
-    shutil.copy(sample, directory / "train.jsonl")
-    shutil.copy(sample, directory / "validation.jsonl")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=[str(p.relative_to(REPO_ROOT)) for p in PAGES])
@@ -71,7 +63,7 @@ def test_the_python_blocks_of_a_page_run(
         for block in runnable:
             code = compile(source(block), f"{block.where} (python block)", "exec")
             try:
-                exec(code, namespace)
+                exec(code, namespace)  # noqa: S102 - the docs' own examples
             except Exception as error:
                 pytest.fail(f"the python block at {block.where} raised {error!r}")
         client = namespace.get("client")
