@@ -17,7 +17,8 @@ ALLOWED = "spec conformance: openapi-core 0.23 needs Python 3.10 or newer"
 
 def main(report: str, version: str) -> int:
     skipped = []
-    for case in ET.parse(report).getroot().iter("testcase"):
+    # The report pytest just wrote, in this run: trusted input.
+    for case in ET.parse(report).getroot().iter("testcase"):  # noqa: S314
         for skip in case.findall("skipped"):
             name = f"{case.get('classname')}::{case.get('name')}"
             skipped.append((name, skip.get("message", "")))
