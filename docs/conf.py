@@ -118,15 +118,26 @@ def _resolve_short_names(app, env, node, contnode):  # type: ignore[no-untyped-d
 
 
 def _public_bases(app, name, obj, options, bases):  # type: ignore[no-untyped-def]
-    """Show a class's private base classes as the public bases they stand for."""
+    """Show a class's private base classes as the public bases they stand for.
+
+    A base from this package that no public module exports (``_OpenStrEnum``,
+    ``Resource``) is replaced by its own bases; ``WireObject`` stays, being public.
+    """
+    import importlib
+
+    exported = set()
+    for module in ("together_finetune", "together_finetune.models", "together_finetune.errors"):
+        exported.update(importlib.import_module(module).__all__)
     index = 0
     while index < len(bases):
         base = bases[index]
-        private = base.__name__.startswith("_") or base.__module__.split(".")[-1].startswith("_")
-        if private and base.__module__.startswith("together_finetune"):
+        ours = base.__module__.startswith("together_finetune")
+        if ours and base.__name__ not in exported:
             bases[index : index + 1] = [b for b in base.__bases__ if b is not object]
             continue
         index += 1
+    if not bases:
+        bases.append(object)
 
 
 def _skip_builtin_docs(app, what, name, obj, skip, options):  # type: ignore[no-untyped-def]
@@ -139,7 +150,20 @@ def _skip_builtin_docs(app, what, name, obj, skip, options):  # type: ignore[no-
     return None
 
 
+def _attrs_defaults(app, obj, bound_method):  # type: ignore[no-untyped-def]
+    """Show an attrs class's real defaults (``None``), not its generated code's text.
+
+    ``autodoc_preserve_defaults`` writes defaults as the source spells them, which keeps
+    ``timeout=DEFAULT_TIMEOUT`` readable but turns attrs' generated ``__init__`` into
+    ``attr_dict['model'].default``. This runs after it and undoes that for attrs only.
+    """
+    code = getattr(obj, "__code__", None)
+    if code is not None and code.co_filename.startswith("<attrs generated"):
+        obj.__dict__.pop("__signature__", None)
+
+
 def setup(app):  # type: ignore[no-untyped-def]
+    app.connect("autodoc-before-process-signature", _attrs_defaults, priority=900)
     app.connect("missing-reference", _resolve_short_names)
     app.connect("autodoc-process-bases", _public_bases)
     app.connect("autodoc-skip-member", _skip_builtin_docs)
