@@ -22,6 +22,7 @@ from support.paths import EXAMPLES, REPO_ROOT
 
 FRAGMENT = re.compile(r"<!--\s*fragment:(?P<reason>.*?)-->")
 MARKER = re.compile(r"<!--\s*(?P<word>[a-z]+)\b")
+ALIASES = {"py": "python", "python3": "python", "shell-session": "console"}
 FENCE = re.compile(r"^(?P<fence>`{3,})(?P<info>[^`]*)$")
 
 
@@ -90,7 +91,10 @@ def blocks(path: Path) -> List[Block]:
         while before >= 0 and not lines[before].strip():
             before -= 1
         marker = lines[before].strip() if before >= 0 else ""
-        language = info.split()[0] if info else ""
+        words = info.split()
+        if words[:1] in (["{code-block}"], ["{code}"], ["{sourcecode}"]):
+            words = words[1:]  # a MyST directive: its argument is the language
+        language = ALIASES.get(words[0], words[0]) if words else ""
         found.append(
             Block(
                 path=path,
