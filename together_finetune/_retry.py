@@ -88,6 +88,7 @@ class WaitPolicy(Protocol):
 
     def wait(self, retry_number: int, retry_after: Optional[float]) -> float:
         """Seconds to wait before retry ``retry_number`` (1-based) given the server's hint."""
+        ...
 
 
 class _Budget:
@@ -174,7 +175,8 @@ def call(
     finally:
         frames.remove(frame)
         frame.flush(False, None)  # an attempt interrupted before tenacity saw its end
-    return result
+    # tenacity ends the loop only after an attempt returned (reraise=True raises otherwise).
+    return result  # pyright: ignore[reportPossiblyUnboundVariable, reportReturnType]
 
 
 def _log_retry(budget: int) -> Callable[[tenacity.RetryCallState], None]:

@@ -53,7 +53,7 @@ class Tokenization(Resource):
         :raises ValueError: an argument is invalid (nothing was sent).
         """
         extras = self._extras(extra_headers, extra_query, extra_body)
-        problems = []
+        problems: list[str] = []
         if not isinstance(model, str) or not model.strip():
             problems.append(f"model: must be a non-empty model name, got {model!r}")
         if top_k is not None and not (_is_int(top_k) and top_k >= 1):

@@ -398,7 +398,7 @@ def _wire_structure_fn(
     :param optional: the hook of ``Optional[cls]``: ``None`` stays ``None``.
     :param overrides: cattrs overrides of fields, e.g. ``rename=``.
     """
-    fields = set()
+    fields: set[str] = set()
     for field in attrs.fields(cls):
         if field.name != "extra":
             rename = getattr(overrides.get(field.name), "rename", None)

@@ -51,7 +51,7 @@ class TogetherError(Exception):
 
     def __str__(self) -> str:
         text = self.message
-        extras = []
+        extras: list[str] = []
         if self.request_id:
             extras.append(f"request id {self.request_id}")
         if self.attempts and self.attempts > 1:

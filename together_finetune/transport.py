@@ -454,6 +454,7 @@ class Transport:
 
         started = time.perf_counter()
         failure: Optional[requests.RequestException] = None
+        response: Optional[requests.Response] = None
         try:
             response = self.send(
                 method,
@@ -495,6 +496,7 @@ class Transport:
             raise Failure(
                 error_cls(message), retryable=safe, retry_after=None, what=what
             ) from redacted_copy(failure)
+        assert response is not None  # session.request() returned it
         elapsed = (time.perf_counter() - started) * 1000
         request_id = response.headers.get("x-request-id")
         logger.debug(

@@ -29,7 +29,7 @@ OURS = "together-finetune "
 def table() -> List[Tuple[str, str]]:
     """The (official, ours) command lines of the README's table."""
     text = README.read_text(encoding="utf-8")
-    start = text.index("### Coming from `together fine-tuning`")
+    start = text.index("## Coming from `together fine-tuning`")
     rows = []
     for line in text[start:].splitlines()[1:]:
         if line.startswith("#"):

@@ -1,9 +1,11 @@
-"""The README's API tables against the real methods of ``client.fine_tunes`` and ``client.files``.
+"""The docs' API tables against the real methods of ``client.fine_tunes`` and ``client.files``.
+
+The tables are in ``docs/jobs.md`` and ``docs/data-files.md`` (they were in the README).
 
 A row shows ``name(params)``: each parameter shown must exist with the kind shown
 (positional, or keyword-only after ``*``) and, where a default is written out, that
 default; ``name=`` only says there is a default. A parameter left out must be
-``timeout`` or an ``extra_*`` pass-through (the README says every request method takes
+``timeout`` or an ``extra_*`` pass-through (the docs say every request method takes
 them) or, in a row with
 ``**options``, a keyword with a default. Every public method has a row.
 """
@@ -16,7 +18,7 @@ import re
 from typing import Any, Dict, Iterator, List, Tuple
 
 import pytest
-from support.paths import README
+from support.paths import REPO_ROOT
 
 from together_finetune import Client
 
@@ -25,9 +27,15 @@ UNSET = object()
 PASSED_THROUGH = ("extra_headers", "extra_query", "extra_body")
 
 
+PAGES = {
+    "client.fine_tunes": REPO_ROOT / "docs" / "jobs.md",
+    "client.files": REPO_ROOT / "docs" / "data-files.md",
+}
+
+
 def table_rows(heading: str) -> List[str]:
     """The first cell of each row of the first table after the heading ``### `heading```."""
-    text = README.read_text(encoding="utf-8")
+    text = PAGES[heading].read_text(encoding="utf-8")
     start = text.index(f"### `{heading}`")
     rows: List[str] = []
     for line in text[start:].splitlines()[1:]:

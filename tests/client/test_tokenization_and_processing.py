@@ -160,6 +160,15 @@ def test_the_tokenized_dataset_lands_under_the_name_the_api_gives(
     assert list(tmp_path.iterdir()) == [result.path]
 
 
+def test_a_missing_output_directory_is_made(
+    client: Client, server: FakeTogether, job_id: str, tmp_path: Path
+) -> None:
+    server.set_tokenized_dataset(job_id, data=DATA, filename="tokens.tar.zst")
+    result = client.fine_tunes.download_tokenized_dataset(job_id, output=f"{tmp_path}/new/dir/")
+    assert result.path == tmp_path / "new" / "dir" / "tokens.tar.zst"
+    assert result.path.read_bytes() == DATA
+
+
 def test_the_api_key_never_reaches_the_storage_host(
     client: Client, server: FakeTogether, job_id: str, tmp_path: Path
 ) -> None:

@@ -38,10 +38,13 @@ class PtyRun:
         lines: int = 24,
         no_color: bool = False,
     ) -> None:
+        import codecs
         import pty  # POSIX only: imported here so the module loads anywhere
 
         self.timeout = timeout
         self.output = ""
+        # One decoder for the whole stream: a character split between two reads is kept.
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         main, child = pty.openpty()
         _set_size(child, lines, columns)
         child_env = dict(env, COLUMNS=str(columns), LINES=str(lines), TERM="xterm")
@@ -71,7 +74,7 @@ class PtyRun:
             return False
         if not data:
             return False
-        self.output += data.decode("utf-8", "replace")
+        self.output += self._decoder.decode(data)
         return True
 
     def expect(self, text: str) -> str:

@@ -8,7 +8,7 @@ import shutil
 import tarfile
 import tempfile
 from pathlib import Path
-from typing import Iterator, Optional, Union
+from typing import Generator, Optional, Union
 
 from ..errors import DownloadError
 
@@ -98,7 +98,7 @@ def _move_into_place(staging: Path, destination: Path) -> None:
 
 
 @contextlib.contextmanager
-def _open_tar(source: Path) -> Iterator[tarfile.TarFile]:
+def _open_tar(source: Path) -> Generator[tarfile.TarFile, None, None]:
     with contextlib.ExitStack() as stack:
         with open(source, "rb") as probe:  # by content: the caller may have named it freely
             zstd = probe.read(4) == _ZSTD_MAGIC

@@ -81,6 +81,12 @@ def download_presigned(
     check_connections(connections)
     if output.exists() and not overwrite:
         raise DownloadError(f"{output} already exists (pass overwrite=True to replace it)")
+    try:  # as for a model download: missing parent directories are made
+        output.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DownloadError(
+            f"cannot make the output directory {output.parent}: {exc.strerror or exc}"
+        ) from exc
     target = Target(output.parent, None, output)
 
     def stream() -> _PresignedStream:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import Callable, Iterator, Optional, Union
+from typing import Callable, Generator, Optional, Union
 
 from ..errors import TogetherError, UploadError
 
@@ -42,7 +42,7 @@ def check_progress(progress: Union[bool, ProgressCallback, None]) -> None:
 @contextlib.contextmanager
 def download_progress(
     progress: Union[bool, ProgressCallback, None], name: str
-) -> Iterator[Optional[ProgressCallback]]:
+) -> Generator[Optional[ProgressCallback], None, None]:
     """The callback for a download's ``progress`` argument, for the ``with`` block.
 
     ``True`` draws a tqdm bar on stderr named ``name``, closed when the block ends

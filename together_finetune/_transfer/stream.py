@@ -29,8 +29,8 @@ from .segments import (
     DEFAULT_CONNECTIONS,
     Piece,
     PieceRun,
-    _Expired,
-    _FileChanged,
+    _Expired,  # pyright: ignore[reportPrivateUsage]  # the engines' own signals
+    _FileChanged,  # pyright: ignore[reportPrivateUsage]
     content_range,
     pieces_from_notes,
     plan_pieces,

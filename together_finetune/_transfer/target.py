@@ -103,6 +103,8 @@ def finished_meanwhile(record: Dict[str, Any], target: Target) -> Optional[Tuple
         return None
     if final.parent != target.directory or not isinstance(digest, str):
         return None
+    if not isinstance(size, int):
+        return None
     try:
         if final.stat().st_size != size:
             return None
@@ -115,4 +117,4 @@ def finished_meanwhile(record: Dict[str, Any], target: Target) -> Optional[Tuple
     if hasher.hexdigest() != digest:
         return None
     target.final = final
-    return final, int(size), digest
+    return final, size, digest

@@ -18,7 +18,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ..client import Client
 
     #: What ``add_subparsers()`` returns: where a command group registers its commands.
-    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]  # pyright: ignore[reportPrivateUsage]  # argparse names no public type for it
 
 PROG = "together-finetune"
 

@@ -106,7 +106,7 @@ def render(series: Dict[str, List[Point]], width: int, height: int) -> List[str]
             for x, y in placed:
                 marks[(y // 4, x // 2)] = _MARKERS[(order - 1) % len(_MARKERS)]
 
-    lines = []
+    lines: list[str] = []
     for r in range(rows):
         label = top if r == 0 else (bottom if r == rows - 1 else "")
         body = "".join(marks.get((r, c), chr(_BRAILLE + grid[r][c])) for c in range(cells))

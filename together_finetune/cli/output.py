@@ -98,7 +98,7 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
 
     all_rows = [list(headers)] + [list(row) for row in rows]
     widths = [max(visible_len(row[i]) for row in all_rows) for i in range(len(headers))]
-    lines = []
+    lines: list[str] = []
     for row in all_rows:
         # padded by visible width: colour codes take no room on the screen
         cells = [cell + " " * (widths[i] - visible_len(cell)) for i, cell in enumerate(row[:-1])]

@@ -12,10 +12,11 @@ class ReadOnlyDict(Dict[str, Any]):
     ``types.MappingProxyType``), so the objects that hold it do too."""
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Refused: raises :class:`TypeError`, as ``extra`` is read-only."""
         raise TypeError("extra is read-only: it holds what the server sent")
 
     __setitem__ = __delitem__ = __ior__ = _refuse
-    clear = pop = popitem = setdefault = update = _refuse
+    clear = pop = popitem = setdefault = update = _refuse  # pyright: ignore[reportAssignmentType]  # refuse, whatever the signature
 
     def __reduce__(self) -> Any:
         return (ReadOnlyDict, (dict(self),))

@@ -150,7 +150,7 @@ def safe_text(value: Any, limit: int = MAX_VALUE) -> str:
 
 def short_repr(obj: Any) -> str:
     """``Type(field=value, ...)`` for the summary fields that are set; at most :data:`MAX_REPR`."""
-    parts = []
+    parts: list[str] = []
     for name in summary_fields(type(obj)):
         value = getattr(obj, name, None)
         if value is None:
@@ -169,7 +169,7 @@ def shown_fields(obj: Any) -> List[Tuple[str, Any]]:
     """The fields worth a row, in declaration order: set, not empty, not a credential."""
     if not attrs.has(type(obj)):
         return []
-    pairs = []
+    pairs: list[tuple[str, Any]] = []
     for field in attrs.fields(type(obj)):
         value = getattr(obj, field.name, None)
         empty = isinstance(value, (list, tuple, Mapping)) and not value

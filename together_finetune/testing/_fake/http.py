@@ -71,7 +71,7 @@ class _Gateway(BaseHTTPRequestHandler):
     """Runs the server's WSGI app for each request; keeps connections alive when it can."""
 
     protocol_version = "HTTP/1.1"
-    server: _Server
+    server: _Server  # pyright: ignore[reportIncompatibleVariableOverride]  # always our _Server
 
     def setup(self) -> None:
         super().setup()
