@@ -261,8 +261,9 @@ def setting(value: Any) -> str:
         return value.lr_scheduler_type or "default"
     if kind == "FineTuneProgress":
         left = value.seconds_remaining
-        known = value.estimate_available and left is not None
-        return f"about {duration(left)} to the next status" if known else "no estimate"
+        if value.estimate_available and left is not None:
+            return f"about {duration(left)} to the next status"
+        return "no estimate"
     if kind == "SFT":
         return f"SFT, train on inputs {yes_no(value.train_on_inputs)}"
     if kind in ("UnknownTrainingType", "UnknownTrainingMethod"):

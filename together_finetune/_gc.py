@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import gc
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Generator
 
 __all__ = ["gc_paused"]
 
 
 @contextmanager
-def gc_paused() -> Iterator[None]:
+def gc_paused() -> Generator[None, None, None]:
     """Pause the cyclic collector for the block, if it runs; resume it afterwards.
 
     Parsing a large JSON body or decoding a long list makes tens of thousands of

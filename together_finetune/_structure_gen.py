@@ -195,7 +195,7 @@ def _hook(conv: cattrs.Converter, tp: Any) -> StructureFn:
     """The converter's structure hook for ``tp`` (``get_structure_hook`` is cattrs 24.1+)."""
     get: Any = getattr(conv, "get_structure_hook", None)
     if get is None:
-        get = conv._structure_func.dispatch
+        get = conv._structure_func.dispatch  # pyright: ignore[reportPrivateUsage] - cattrs 23.2
     hook: StructureFn = get(tp)
     return hook
 

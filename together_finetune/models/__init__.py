@@ -12,7 +12,7 @@ yet are kept as they came.
 
 from __future__ import annotations
 
-from . import _cards  # noqa: F401 - hands the model classes their notebook cards
+from . import _cards  # noqa: F401  # pyright: ignore[reportUnusedImport] - gives the classes their cards
 from ._base import NO_EXTRA, ReadOnlyDict, WireObject
 from ._enums import FileProcessingStatus, FineTuneEventLevel, FineTuneEventType, FineTuneStatus
 from .catalog import ModelLimits, PriceEstimate, TrainingLimits
