@@ -35,12 +35,13 @@ class NetworkAdapter(requests.adapters.HTTPAdapter):
     def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
         if self._context is not None:
             kwargs["ssl_context"] = self._context
-        super().init_poolmanager(*args, **kwargs)
+        # typed in newer types-requests only (the Python 3.9 check uses an older one)
+        super().init_poolmanager(*args, **kwargs)  # type: ignore[no-untyped-call,unused-ignore]
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
         if self._context is not None:
             proxy_kwargs["ssl_context"] = self._context
-        return super().proxy_manager_for(proxy, **proxy_kwargs)
+        return super().proxy_manager_for(proxy, **proxy_kwargs)  # type: ignore[no-untyped-call,unused-ignore]
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         if self._context is None:  # a context carries its own store: load no other
