@@ -51,7 +51,7 @@ add_module_names = False
 # nothing else is. A broken reference to a name of this package still fails the build.
 _EXTERNAL = (
     r"(typing|typing_extensions|collections|collections\.abc|pathlib|datetime|enum|os|io|"
-    r"types|threading|socket|socketserver|http|http\.server|tarfile|logging|argparse|"
+    r"types|threading|socket|socketserver|ssl|http|http\.server|tarfile|logging|argparse|"
     r"requests|urllib3|attr|attrs|cattrs|cattr|tenacity|pandas|matplotlib|werkzeug|"
     r"pytest|_pytest|tqdm|zstandard)(\..+)?"
 )
@@ -76,6 +76,11 @@ nitpick_ignore_regex += [
     (r"py:.*", r"together_finetune\.(\w+\.)*_\w+(\..+)?"),
     (r"py:.*", r"together_finetune\.(\w+\.)*T"),
 ]
+
+# Private type aliases that signatures show by name. Their parameters' docstrings say
+# what they take: ``ResponseHook`` is ``Callable[[ResponseInfo], None]`` (``on_response=``)
+# and ``LoggedAt`` is ``Union[datetime, str]`` (``logged_at_from=``, ``logged_at_to=``).
+nitpick_ignore = [("py:class", "ResponseHook"), ("py:class", "LoggedAt")]
 
 
 def _resolve_short_names(app, env, node, contnode):  # type: ignore[no-untyped-def]

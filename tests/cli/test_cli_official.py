@@ -1,7 +1,8 @@
 """The official CLI's command lines (``together fine-tuning ...``, together 3.1.1).
 
-The README's table "Coming from `together fine-tuning`" is read here, so it cannot
-drift: each official line runs against the fake and must send the same requests as our
+The table "Scripts written for the official CLI" of docs/migrating.md is read here,
+so it cannot drift (and the README's copy, "Coming from `together fine-tuning`", must
+be the same): each official line runs against the fake and must send the same requests as our
 spelling beside it. Then the rules around them: hidden aliases, ``JOB_ID:STEP`` only
 where a step is taken, ``cancel`` of a finished job, ``files content -o -``, and the
 registry names of checkpoints.
@@ -17,7 +18,7 @@ from typing import Any, Dict, List, Tuple
 
 import pytest
 from support.cli import cli_env, run
-from support.paths import README
+from support.paths import README, REPO_ROOT
 
 from together_finetune.testing import FakeTogether
 
@@ -26,10 +27,15 @@ OFFICIAL = "together fine-tuning "
 OURS = "together-finetune "
 
 
-def table() -> List[Tuple[str, str]]:
-    """The (official, ours) command lines of the README's table."""
-    text = README.read_text(encoding="utf-8")
-    start = text.index("## Coming from `together fine-tuning`")
+MIGRATING = REPO_ROOT / "docs" / "migrating.md"
+
+
+def table(
+    page: Path = MIGRATING, heading: str = "## Scripts written for the official CLI"
+) -> List[Tuple[str, str]]:
+    """The (official, ours) command lines of the table under ``heading``."""
+    text = page.read_text(encoding="utf-8")
+    start = text.index(heading)
     rows = []
     for line in text[start:].splitlines()[1:]:
         if line.startswith("#"):
@@ -48,6 +54,10 @@ def test_the_table_is_found_and_well_formed() -> None:
     for official, ours in ROWS:
         assert official.startswith(OFFICIAL), official
         assert ours.startswith(OURS), ours
+
+
+def test_the_readme_shows_the_same_table() -> None:
+    assert table(README, "## Coming from `together fine-tuning`") == ROWS
 
 
 Sent = Tuple[str, str, Tuple[Tuple[str, str], ...], Any]

@@ -39,6 +39,6 @@ def test_the_runnable_blocks_run_on_the_fake(
 
 def test_every_fragment_compiles() -> None:
     fragments = [code for code, fragment in python_blocks() if fragment]
-    assert len(fragments) == 2
+    assert len(fragments) == 3
     for code in fragments:
         compile(code, str(PAGE), "exec")

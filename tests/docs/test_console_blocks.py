@@ -41,7 +41,7 @@ NORMALISE = [
     (re.compile(r"\brv_[0-9a-f]+"), "rv_<hex>"),
     (re.compile(r"-[0-9a-f]{8}(?=-|\b)"), "-<hex>"),
     (re.compile(r"\b\d[\d,]* bytes\b"), "<n> bytes"),
-    (re.compile(r"^(BYTES|SIZE)\s+\d+", re.MULTILINE), r"\1 <n>"),
+    (re.compile(r"^(BYTES|SIZE)\s+\d[\d,]*", re.MULTILINE), r"\1 <n>"),
     (re.compile(r"fake-[0-9a-f]+"), "fake-<key>"),
     (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:<port>"),
     (re.compile(r"[ \t]+"), " "),
