@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 __all__ = ["parse_json", "paused_for", "read_body"]
 
 #: Bodies from this size up are parsed with the cyclic collector paused.
-_BULK_BODY = 1 << 20
+BULK_BODY = 1 << 20
 
 #: How much of a body is read at a time (``requests`` reads 10 KiB).
 _READ_STEP = 1 << 20
@@ -36,7 +36,7 @@ def read_body(response: requests.Response) -> None:
 
 def paused_for(response: requests.Response) -> ContextManager[Any]:
     """The collector paused for a large body (see :func:`parse_json`), else nothing."""
-    return gc_paused() if len(response.content) >= _BULK_BODY else _NO_PAUSE
+    return gc_paused() if len(response.content) >= BULK_BODY else _NO_PAUSE
 
 
 def parse_json(response: requests.Response) -> Any:

@@ -228,7 +228,7 @@ def _build() -> cattrs.Converter:
     def structure_training_type(value: Any, _: Any) -> TrainingType:
         data = value if value.__class__ is dict else _require_mapping(value)
         tag = data.get("type")
-        if tag.__class__ is not str and not isinstance(tag, str):
+        if not isinstance(tag, str):
             return _fail(tag, "a string training type")  # type: ignore[no-any-return]
         known = training_types.get(tag) or training_types.get(tag.lower())
         if known is not None:
@@ -238,7 +238,7 @@ def _build() -> cattrs.Converter:
     def structure_training_method(value: Any, _: Any) -> TrainingMethod:
         data = value if value.__class__ is dict else _require_mapping(value)
         tag = data.get("method")
-        if tag.__class__ is not str and not isinstance(tag, str):
+        if not isinstance(tag, str):
             return _fail(tag, "a string training method")  # type: ignore[no-any-return]
         known = methods.get(tag) or methods.get(tag.lower())
         if known is not None:
@@ -253,7 +253,7 @@ def _build() -> cattrs.Converter:
     def structure_lr_scheduler(value: Any, _: Any) -> LRScheduler:
         data = value if value.__class__ is dict else _require_mapping(value)
         tag = data.get("lr_scheduler_type")
-        if tag.__class__ is not str and not isinstance(tag, str):
+        if not isinstance(tag, str):
             return _fail(tag, "a string lr_scheduler_type")  # type: ignore[no-any-return]
         known = schedulers.get(tag)
         if known is not None:

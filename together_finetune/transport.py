@@ -25,7 +25,6 @@ from urllib.parse import urlsplit
 
 import attrs
 
-from ._body import _BULK_BODY as _BULK_BODY  # importable from here as before
 from ._body import parse_json as parse_json
 from ._body import paused_for, read_body
 from ._checks import check_seconds

@@ -9,8 +9,9 @@ import pytest
 import requests
 
 from together_finetune import Client
+from together_finetune._body import BULK_BODY
 from together_finetune.testing import FakeTogether
-from together_finetune.transport import _BULK_BODY, parse_json
+from together_finetune.transport import parse_json
 
 JOBS = 600  # about 1.3 MB of JSON: past the bulk size
 
@@ -40,7 +41,7 @@ def test_a_large_body_is_parsed_with_the_collector_paused(server: FakeTogether) 
     ids = [server.add_job(status="completed", suffix=f"bulk-{i}")["id"] for i in range(JOBS)]
     big = fetch(server, "/fine-tunes")
     small = fetch(server, f"/fine-tunes/{ids[0]}/events")
-    assert len(big.content) >= _BULK_BODY > len(small.content)
+    assert len(big.content) >= BULK_BODY > len(small.content)
 
     before = collections()
     assert len(parse_json(big)["data"]) == JOBS
