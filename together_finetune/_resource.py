@@ -123,12 +123,16 @@ class Resource:
         **kwargs: Any,
     ) -> Any:
         """Send a request and decode its JSON body (or the member ``key`` of it) into ``cls``."""
-        body = self._sender(extras).request_json(method, path, **kwargs)
-        if key is not None:
-            if not isinstance(body, dict) or key not in body:
-                raise APIResponseValidationError(
-                    f"{method} {path}: expected an object with {key!r}, got {str(body)[:100]}",
-                    body=body,
-                )
-            body = body[key]
-        return decode(body, cls)
+
+        def decoded(body: Any) -> Any:
+            if key is not None:
+                if not isinstance(body, dict) or key not in body:
+                    raise APIResponseValidationError(
+                        f"{method} {path}: expected an object with {key!r}, got {str(body)[:100]}",
+                        body=body,
+                    )
+                body = body[key]
+            return decode(body, cls)
+
+        # Decoded where it is parsed: a long body is freed before the collector resumes.
+        return self._sender(extras).request_json(method, path, then=decoded, **kwargs)

@@ -6,8 +6,10 @@ each one through ``object.__setattr__``. For a 10,000-job listing that is about
 700,000 hook calls and as many slow stores. The function generated here, once
 per class, reads each key of the JSON object once, accepts a value of the exact
 JSON type of its field inline (``str``, ``int``, ``float``, ``bool``, and
-``None`` where the field is optional) and calls the converter's hook only for
-the rest (timestamps, enums, nested objects, unions, coercions and misfits).
+``None`` where the field is optional; an integer for a float field; a value of a
+union of those and string literals) and, on Python 3.11+, parses a timestamp
+string with ``datetime.fromisoformat`` itself. It calls the converter's hook
+only for the rest (enums, nested objects, tagged unions, coercions and misfits).
 It stores the values as plain attribute stores on a writable twin of the class
 (a subclass with no slots of its own and ``object``'s ``__setattr__``), then
 makes the object an instance of the class itself: the result is the same
@@ -22,12 +24,14 @@ name the field that did not fit.
 from __future__ import annotations
 
 import typing
+from datetime import datetime, timezone
 from typing import (
     Any,
     Callable,
     Collection,
     Dict,
     List,
+    Literal,
     Mapping,
     NamedTuple,
     Optional,
@@ -37,6 +41,8 @@ from typing import (
 
 import attrs
 import cattrs
+
+from ._timestamps import ISO_PARSER, parse_datetime
 
 __all__ = ["Guard", "make_structure_fn"]
 
@@ -99,7 +105,14 @@ def make_structure_fn(
     fields = attrs.fields(cls)
     if not _eligible(cls, fields):
         return None
-    names: Dict[str, Any] = {"__new": object.__new__, "__cls": cls, "__missing": _MISSING}
+    names: Dict[str, Any] = {
+        "__new": object.__new__,
+        "__cls": cls,
+        "__missing": _MISSING,
+        "__fromiso": ISO_PARSER,
+        "__ValueError": ValueError,
+        "__utc": timezone.utc,
+    }
     names.update({f"__{exact.__name__}": exact for exact in _EXACT})
     twin = _writable_twin(cls, fields)
     if twin is not None:
@@ -164,31 +177,84 @@ def _field_lines(
     optional_of = _split_optional(field.type)
     # ``None`` never reaches the hook of an Optional field, so it is the inner type's hook.
     hook_type = field.type if optional_of is None else optional_of
-    names[f"__hook{index}"] = _hook(conv, hook_type)
+    hook = names[f"__hook{index}"] = _hook(conv, hook_type)
     names[f"__type{index}"] = hook_type
-    convert = f"{v} = __hook{index}({v}, __type{index})"
-    if optional_of in _EXACT:
-        check: Optional[str] = f"{v} is not None and {v}.__class__ is not __{optional_of.__name__}"
-    elif optional_of is not None:
-        check = f"{v} is not None"
-    elif field.type in _EXACT:
-        check = f"{v}.__class__ is not __{field.type.__name__}"
+    convert = [f"{v} = __hook{index}({v}, __type{index})"]
+    if hook_type is datetime and hook is parse_datetime and ISO_PARSER is not None:
+        # A timestamp string goes straight to the parser, as parse_datetime would send
+        # it first (without the hook's call and checks); anything else to the hook.
+        convert = [
+            f"if {v}.__class__ is __str:",
+            "    try:",
+            f"        {v} = __fromiso({v})",
+            "    except __ValueError:",
+            f"        {v} = __hook{index}({v}, __type{index})",
+            "    else:",
+            f"        if {v}.tzinfo is None:",
+            f"            {v} = {v}.replace(tzinfo=__utc)",
+            "else:",
+            f"    {convert[0]}",
+        ]
+    if hook_type is float:
+        # An integral number, as JSON writes 0.0: what the float hook makes of it.
+        convert = [
+            f"if {v}.__class__ is __int:",
+            f"    {v} = float({v})",
+            "else:",
+            f"    {convert[0]}",
+        ]
+    needs_hook = _needs_hook(v, hook_type, names, index)
+    if optional_of is not None:
+        check: Optional[str] = f"{v} is not None" + (f" and {needs_hook}" if needs_hook else "")
     else:
-        check = None
+        check = needs_hook
     if default is None and optional_of is not None:
         # A lacking key and a JSON null are the same here: the hook of an Optional
         # gives None for None, as does the default.
         if check is None:
-            return [f"    {v} = d.get({key!r})", f"    {convert}"]
-        return [f"    {v} = d.get({key!r})", f"    if {check}:", f"        {convert}"]
+            return [f"    {v} = d.get({key!r})", *_indent(convert, 1)]
+        return [f"    {v} = d.get({key!r})", f"    if {check}:", *_indent(convert, 2)]
     lines = [
         f"    {v} = d.get({key!r}, __missing)",
         f"    if {v} is __missing:",
         f"        {v} = {make_default}",
     ]
     if check is None:
-        return [*lines, "    else:", f"        {convert}"]
-    return [*lines, f"    elif {check}:", f"        {convert}"]
+        return [*lines, "    else:", *_indent(convert, 2)]
+    return [*lines, f"    elif {check}:", *_indent(convert, 2)]
+
+
+def _needs_hook(v: str, tp: Any, names: Dict[str, Any], index: int) -> Optional[str]:
+    """The test of a value its hook would not return as it is (``None``: any value).
+
+    The hook returns as it is a value of an exact JSON type (``str``, ``int``,
+    ``float``, ``bool``), and for a union of those and string literals (such as
+    ``Union[int, Literal["max"]]``) a value of one of its exact types or one of its
+    literals.
+    """
+    if tp in _EXACT:
+        return f"{v}.__class__ is not __{tp.__name__}"
+    if typing.get_origin(tp) is not Union:
+        return None
+    exact: List[str] = []
+    literals: List[str] = []
+    for arg in typing.get_args(tp):
+        if arg in _EXACT:
+            exact.append(f"{v}.__class__ is not __{arg.__name__}")
+        elif typing.get_origin(arg) is Literal and all(
+            type(value) is str for value in typing.get_args(arg)
+        ):
+            literals.extend(typing.get_args(arg))
+        else:
+            return None
+    if literals:
+        names[f"__literals{index}"] = frozenset(literals)
+        exact.append(f"not ({v}.__class__ is __str and {v} in __literals{index})")
+    return " and ".join(exact)
+
+
+def _indent(lines: List[str], levels: int) -> List[str]:
+    return ["    " * levels + line for line in lines]
 
 
 def _hook(conv: cattrs.Converter, tp: Any) -> StructureFn:

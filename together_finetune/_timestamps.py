@@ -9,9 +9,14 @@ import sys
 from datetime import datetime, timezone
 from typing import Any
 
-__all__ = ["parse_datetime"]
+__all__ = ["ISO_PARSER", "parse_datetime"]
 
 _FULL_ISO_PARSER = sys.version_info >= (3, 11)
+
+#: ``datetime.fromisoformat`` where it reads every ISO-8601 form the API sends
+#: (Python 3.11+): a string it accepts needs no more than its result, given UTC
+#: if naive. ``None`` on older Pythons, whose parser needs :func:`parse_datetime`.
+ISO_PARSER = datetime.fromisoformat if _FULL_ISO_PARSER else None
 
 
 def parse_datetime(value: Any, _: Any = None) -> datetime:

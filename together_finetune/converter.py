@@ -219,38 +219,47 @@ def _build() -> cattrs.Converter:
     linear = _wire_structure_fn(LinearLRScheduler, conv)
     cosine = _wire_structure_fn(CosineLRScheduler, conv)
 
+    # The tags as sent, looked up in one dict; other spellings in lower case after.
+    training_types: Dict[str, Any] = {"lora": (lora, LoRATraining), "full": (full, FullTraining)}
+    training_types[""] = training_types["full"]  # legacy jobs send "" for full training
+    training_types.update({"Lora": training_types["lora"], "Full": training_types["full"]})
+    methods: Dict[str, Any] = {"sft": (sft, SFT), "dpo": (dpo, DPO)}
+
     def structure_training_type(value: Any, _: Any) -> TrainingType:
-        data = _require_mapping(value)
+        data = value if value.__class__ is dict else _require_mapping(value)
         tag = data.get("type")
         if not isinstance(tag, str):
             return _fail(tag, "a string training type")  # type: ignore[no-any-return]
-        if tag.lower() == "lora":
-            return lora(data, LoRATraining)  # type: ignore[no-any-return]
-        if tag.lower() in ("full", ""):  # legacy jobs send "" for full training
-            return full(data, FullTraining)  # type: ignore[no-any-return]
+        known = training_types.get(tag) or training_types.get(tag.lower())
+        if known is not None:
+            return known[0](data, known[1])  # type: ignore[no-any-return]
         return UnknownTrainingType(type=tag, raw=data, extra=_unknown(data, ("type",)))
 
     def structure_training_method(value: Any, _: Any) -> TrainingMethod:
-        data = _require_mapping(value)
+        data = value if value.__class__ is dict else _require_mapping(value)
         tag = data.get("method")
         if not isinstance(tag, str):
             return _fail(tag, "a string training method")  # type: ignore[no-any-return]
-        if tag.lower() == "sft":
-            return sft(data, SFT)  # type: ignore[no-any-return]
-        if tag.lower() == "dpo":
-            return dpo(data, DPO)  # type: ignore[no-any-return]
+        known = methods.get(tag) or methods.get(tag.lower())
+        if known is not None:
+            return known[0](data, known[1])  # type: ignore[no-any-return]
         return UnknownTrainingMethod(method=tag, raw=data, extra=_unknown(data, ("method",)))
 
+    schedulers: Dict[str, Any] = {
+        "linear": (linear, LinearLRScheduler),
+        "cosine": (cosine, CosineLRScheduler),
+    }
+
     def structure_lr_scheduler(value: Any, _: Any) -> LRScheduler:
-        data = _require_mapping(value)
+        data = value if value.__class__ is dict else _require_mapping(value)
         tag = data.get("lr_scheduler_type")
-        args = data.get("lr_scheduler_args") or {}
         if not isinstance(tag, str):
             return _fail(tag, "a string lr_scheduler_type")  # type: ignore[no-any-return]
-        if tag in ("linear", "cosine"):
-            make = linear if tag == "linear" else cosine
-            cls = LinearLRScheduler if tag == "linear" else CosineLRScheduler
-            scheduler: LRScheduler = make(_require_mapping(args), cls)
+        known = schedulers.get(tag)
+        if known is not None:
+            args = data.get("lr_scheduler_args") or {}
+            args = args if args.__class__ is dict else _require_mapping(args)
+            scheduler: LRScheduler = known[0](args, known[1])
             if _SCHEDULER_KEYS.issuperset(data):
                 return scheduler
             # The class's fields live in the arguments; keys beside them are kept too.

@@ -119,13 +119,16 @@ class Files(Resource):
     ) -> Listing[FileObject]:
         """Every file of the account (``GET /files``)."""
         sender = self._sender(self._extras(extra_headers, extra_query))
-        body = sender.request_json("GET", "/files", timeout=timeout)
-        if not isinstance(body, dict) or not isinstance(body.get("data"), list):
-            raise APIResponseValidationError(
-                f"GET /files: expected an object with a 'data' list, got {str(body)[:100]}",
-                body=body,
-            )
-        return Listing(decode(body["data"], List[FileObject]))
+
+        def decoded(body: Any) -> List[FileObject]:
+            if not isinstance(body, dict) or not isinstance(body.get("data"), list):
+                raise APIResponseValidationError(
+                    f"GET /files: expected an object with a 'data' list, got {str(body)[:100]}",
+                    body=body,
+                )
+            return decode(body["data"], List[FileObject])
+
+        return Listing(sender.request_json("GET", "/files", timeout=timeout, then=decoded))
 
     def retrieve(
         self,

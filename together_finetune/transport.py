@@ -25,8 +25,9 @@ from urllib.parse import urlsplit
 
 import attrs
 
+from ._body import parse_json as parse_json
+from ._body import paused_for, read_body
 from ._checks import check_seconds
-from ._gc import gc_paused
 from ._hooks import AttemptReporter, ResponseHook
 from ._network import (
     ProxyChooser,
@@ -68,8 +69,6 @@ __all__ = [
 
 logger = logging.getLogger("together_finetune")
 
-#: Bodies from this size up are parsed with the cyclic collector paused.
-_BULK_BODY = 1 << 20
 
 #: Statuses after which a repeatable request is worth another try.
 RETRYABLE_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
@@ -418,19 +417,37 @@ class Transport:
         self.session  # noqa: B018 - the first session fills the default headers
         return {**self._headers, "Authorization": self._auth_header}
 
-    def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Like :meth:`request`, returning the decoded JSON body."""
-        response = self.request(method, path, **kwargs)
-        try:
-            return parse_json(response)
-        except ValueError as exc:
-            from .errors import APIResponseValidationError
+    def request_json(
+        self,
+        method: str,
+        path: str,
+        *,
+        then: Optional[Callable[[Any], Any]] = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Like :meth:`request`, returning the decoded JSON body, or ``then(body)``.
 
-            raise APIResponseValidationError(
-                f"{method} {path} answered {response.status_code} with a body that is not JSON",
-                body=response.text[:200],
-                request_id=response.headers.get("x-request-id"),
-            ) from exc
+        A large body is parsed, given to ``then`` and freed with the cyclic collector
+        paused (see :func:`parse_json`): between the parse and the decode a
+        collection would scan the whole body and find nothing to free.
+        """
+        response = self.request(method, path, **kwargs)
+        with paused_for(response):
+            try:
+                body = response.json()
+            except ValueError as exc:
+                from .errors import APIResponseValidationError
+
+                raise APIResponseValidationError(
+                    f"{method} {path} answered {response.status_code} with a body that is not JSON",
+                    body=response.text[:200],
+                    request_id=response.headers.get("x-request-id"),
+                ) from exc
+            if then is None:
+                return body
+            result = then(body)
+            del body  # freed before the collector resumes
+            return result
 
     def _attempt(
         self,
@@ -464,10 +481,12 @@ class Transport:
                 data=body,
                 headers=headers,
                 timeout=timeout,
-                stream=stream,
+                stream=True,
                 allow_redirects=allow_redirects,
                 auth=auth,
             )
+            if not stream:
+                read_body(response)
         except requests.RequestException as exc:
             failure = exc
         if failure is not None:
@@ -554,17 +573,6 @@ class Transport:
             kwargs["retry_after"] = raw_retry_after
         error = error_cls(f"{what}: {message}", **kwargs)
         return Failure(error, retryable=retryable, retry_after=retry_after, what=what)
-
-
-def parse_json(response: requests.Response) -> Any:
-    """The response's JSON body; a large one is parsed with the cyclic collector paused.
-
-    :raises ValueError: the body is not JSON.
-    """
-    if len(response.content) < _BULK_BODY:
-        return response.json()
-    with gc_paused():  # a long listing: thousands of objects, no cycle
-        return response.json()
 
 
 def _strip_auth(request: requests.PreparedRequest) -> requests.PreparedRequest:

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import gc
-from typing import Iterator
+from typing import Any, Callable, Iterator, List, Tuple
 
 import pytest
 import requests
 
 from together_finetune import Client
+from together_finetune._body import BULK_BODY
 from together_finetune.testing import FakeTogether
-from together_finetune.transport import _BULK_BODY, parse_json
+from together_finetune.transport import parse_json
 
 JOBS = 600  # about 1.3 MB of JSON: past the bulk size
 
@@ -40,7 +41,7 @@ def test_a_large_body_is_parsed_with_the_collector_paused(server: FakeTogether) 
     ids = [server.add_job(status="completed", suffix=f"bulk-{i}")["id"] for i in range(JOBS)]
     big = fetch(server, "/fine-tunes")
     small = fetch(server, f"/fine-tunes/{ids[0]}/events")
-    assert len(big.content) >= _BULK_BODY > len(small.content)
+    assert len(big.content) >= BULK_BODY > len(small.content)
 
     before = collections()
     assert len(parse_json(big)["data"]) == JOBS
@@ -59,4 +60,29 @@ def test_a_long_listing_decodes_every_job(server: FakeTogether, client: Client) 
     jobs = client.fine_tunes.list()
     assert {job.id for job in jobs} == ids
     assert all(job.created_at is not None and job.created_at.tzinfo for job in jobs)
+    assert gc.isenabled()
+
+
+def test_a_long_body_stays_paused_from_parse_to_decode(
+    server: FakeTogether, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No collection between parsing and decoding: it would scan the whole body for nothing."""
+    from together_finetune import _resource, files
+
+    seen: List[Tuple[str, bool]] = []
+
+    def watching(real: Callable[..., Any]) -> Callable[..., Any]:
+        def decode(data: Any, cls: Any) -> Any:
+            seen.append((str(cls), gc.isenabled()))
+            return real(data, cls)
+
+        return decode
+
+    monkeypatch.setattr(_resource, "decode", watching(_resource.decode))
+    monkeypatch.setattr(files, "decode", watching(files.decode))
+    ids = [server.add_job(status="completed", suffix=f"bulk-{i}")["id"] for i in range(JOBS)]
+    assert len(client.fine_tunes.list()) == JOBS
+    client.fine_tunes.retrieve(ids[0])  # a small body: the collector runs as always
+    assert len(client.files.list()) == 0
+    assert [enabled for _, enabled in seen] == [False, True, True]
     assert gc.isenabled()

@@ -23,7 +23,7 @@ from unit.test_properties import DECODE_SETTINGS, events, jobs, json_values
 
 from together_finetune import converter as converter_module
 from together_finetune._gc import gc_paused
-from together_finetune._structure_gen import make_structure_fn
+from together_finetune._structure_gen import _hook, make_structure_fn
 from together_finetune.errors import APIResponseValidationError
 from together_finetune.models import (
     Checkpoint,
@@ -41,7 +41,13 @@ def reference() -> cattrs.Converter:
     """The library's converter as it was: cattrs' generated functions for every class."""
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(converter_module, "make_structure_fn", lambda *args, **kwargs: None)
-        return converter_module._build()
+        conv = converter_module._build()
+        # Hooks are made on first use (nested classes' with their parent's): make them
+        # here, while the generated functions are off.
+        for cls in (FineTune, FineTuneEvent, FileObject, Checkpoint):
+            for tp in (cls, List[cls], Optional[cls]):
+                _hook(conv, tp)
+        return conv
 
 
 def outcome(conv: cattrs.Converter, data: Any, cls: Any) -> Any:
@@ -247,3 +253,56 @@ def test_without_a_twin_the_slots_are_filled_through_their_descriptors(
     assert type(job) is FineTune
     assert job == expected
     assert described(job) == described(expected)
+
+
+#: Values the generated code takes inline (timestamps, integral floats, unions of exact
+#: types and literals, tags), with the neighbours it must leave to the hooks.
+INLINE_CASES: List[Dict[str, Any]] = [
+    {"created_at": "2026-01-02T03:04:05Z", "updated_at": "2026-01-02T03:04:05.123456+02:00"},
+    {"created_at": "2026-01-02T03:04:05"},  # naive: UTC
+    {"created_at": " 2026-01-02T03:04:05.1234567Z "},  # only the hook's fallback reads it
+    {"created_at": 1767323045, "started_at": 1767323045.5},  # epoch seconds
+    {"created_at": "yesterday"},
+    {"created_at": ["2026-01-02"]},
+    {"learning_rate": 1, "warmup_ratio": 0},  # integral: floats
+    {"learning_rate": True},
+    {"learning_rate": "0.1"},
+    {"batch_size": "max", "train_on_inputs": "auto"},
+    {"batch_size": 96, "train_on_inputs": True},
+    {"batch_size": "MAX", "train_on_inputs": "AUTO"},
+    {"batch_size": 96.0, "train_on_inputs": 1},
+    {"batch_size": True},
+    {"batch_size": ["max"]},
+    {"train_on_inputs": {"auto": 1}},
+    {"training_type": {"type": "LORA", "lora_r": 8}, "training_method": {"method": "SFT"}},
+    {"training_type": {"type": ""}, "training_method": {"method": "dpo", "dpo_beta": 1}},
+    {"training_type": {"type": "Future"}, "training_method": {"method": "grpo"}},
+    {"training_type": {"type": 1}},
+    {"training_type": ["Lora"]},
+    {"lr_scheduler": {"lr_scheduler_type": "cosine", "lr_scheduler_args": {"num_cycles": 1}}},
+    {"lr_scheduler": {"lr_scheduler_type": "linear", "lr_scheduler_args": None, "x": 1}},
+    {"lr_scheduler": {"lr_scheduler_type": "linear", "lr_scheduler_args": [1]}},
+    {"lr_scheduler": {"lr_scheduler_type": "COSINE", "lr_scheduler_args": {}}},
+]
+
+
+@pytest.mark.parametrize("fields", INLINE_CASES)
+def test_values_taken_inline_decode_as_cattrs_decodes_them(
+    reference: cattrs.Converter, fields: Dict[str, Any]
+) -> None:
+    agree(reference, {"id": "ft-1", "status": "running", **fields}, FineTune)
+    agree(reference, [{"id": "ft-1", "status": "running", **fields}], List[FineTune])
+
+
+def test_timestamps_are_aware_and_integral_floats_are_floats() -> None:
+    job = converter_module.decode(
+        {
+            "id": "ft-1",
+            "status": "running",
+            "created_at": "2026-01-02T03:04:05",
+            "learning_rate": 1,
+        },
+        FineTune,
+    )
+    assert job.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
+    assert type(job.learning_rate) is float
