@@ -79,7 +79,7 @@ def test_every_block_is_python_that_parses() -> None:
 
 
 def test_fragments_are_marked_with_a_reason_and_counted(
-    record_property: Any, capsys: pytest.CaptureFixture[str]
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     fragments = [block for block in BLOCKS if block.is_fragment]
     no_reason = [block.where for block in fragments if not block.fragment_reason]
@@ -88,8 +88,6 @@ def test_fragments_are_marked_with_a_reason_and_counted(
     assert runnable >= 10, "the documentation has lost its runnable examples"
     assert len(fragments) < runnable, "most blocks are fragments: make them runnable"
     lines: List[str] = [f"{block.where}: {block.fragment_reason}" for block in fragments]
-    record_property("python_blocks", len(BLOCKS))
-    record_property("python_fragments", len(fragments))
     with capsys.disabled():
         print(f"\ndocs: {runnable} python blocks run, {len(fragments)} fragments not run:")
         for line in lines:
