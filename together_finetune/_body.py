@@ -35,8 +35,12 @@ def read_body(response: requests.Response) -> None:
 
 
 def paused_for(response: requests.Response) -> ContextManager[Any]:
-    """The collector paused for a large body (see :func:`parse_json`), else nothing."""
-    return gc_paused() if len(response.content) >= BULK_BODY else _NO_PAUSE
+    """The collector paused for a large body (see :func:`parse_json`), else nothing.
+
+    The objects left when the pause ends (the result decoded from the body) go
+    straight to the collector's oldest generation (see :func:`gc_paused`).
+    """
+    return gc_paused(promote=True) if len(response.content) >= BULK_BODY else _NO_PAUSE
 
 
 def parse_json(response: requests.Response) -> Any:

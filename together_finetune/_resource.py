@@ -132,7 +132,7 @@ class Resource:
                         body=body,
                     )
                 body = body[key]
-            return decode(body, cls)
+            return decode(body, cls, consume=True)  # parsed for this call alone
 
         # Decoded where it is parsed: a long body is freed before the collector resumes.
         return self._sender(extras).request_json(method, path, then=decoded, **kwargs)

@@ -44,7 +44,7 @@ import cattrs
 
 from ._timestamps import ISO_PARSER, parse_datetime
 
-__all__ = ["Guard", "make_structure_fn"]
+__all__ = ["Guard", "make_structure_fn", "structure_hook"]
 
 StructureFn = Callable[[Any, Any], Any]
 
@@ -177,7 +177,7 @@ def _field_lines(
     optional_of = _split_optional(field.type)
     # ``None`` never reaches the hook of an Optional field, so it is the inner type's hook.
     hook_type = field.type if optional_of is None else optional_of
-    hook = names[f"__hook{index}"] = _hook(conv, hook_type)
+    hook = names[f"__hook{index}"] = structure_hook(conv, hook_type)
     names[f"__type{index}"] = hook_type
     convert = [f"{v} = __hook{index}({v}, __type{index})"]
     if hook_type is datetime and hook is parse_datetime and ISO_PARSER is not None:
@@ -257,7 +257,7 @@ def _indent(lines: List[str], levels: int) -> List[str]:
     return ["    " * levels + line for line in lines]
 
 
-def _hook(conv: cattrs.Converter, tp: Any) -> StructureFn:
+def structure_hook(conv: cattrs.Converter, tp: Any) -> StructureFn:
     """The converter's structure hook for ``tp`` (``get_structure_hook`` is cattrs 24.1+)."""
     get: Any = getattr(conv, "get_structure_hook", None)
     if get is None:

@@ -37,6 +37,7 @@ from cattrs.gen import (
     override,
 )
 
+from ._consuming import consumable_list, structure_consuming
 from ._gc import gc_paused
 from ._structure_gen import Guard, make_structure_fn
 from ._timestamps import parse_datetime
@@ -530,16 +531,22 @@ converter = _build()
 _MISFIT = (TypeError, ValueError, KeyError)
 
 
-def decode(data: Any, cls: type[T]) -> T:
+def decode(data: Any, cls: type[T], *, consume: bool = False) -> T:
     """Structure a decoded JSON body into ``cls``.
 
+    :param consume: ``data`` was parsed for this call alone: a list is emptied as
+        it is read, each item freed once decoded (see :mod:`._consuming`). On a
+        misfit it is put back whole, for the error's ``body``.
     :raises APIResponseValidationError: the body does not fit; the message
         names the path of each field that did not.
     """
     try:
         if data.__class__ is list:  # thousands of objects, no cycle: see gc_paused
             with gc_paused():
-                listed: T = converter.structure(data, cls)
+                if consume and consumable_list(data, cls):
+                    listed: T = structure_consuming(converter, data, cls)  # type: ignore[assignment]
+                else:
+                    listed = converter.structure(data, cls)
             return listed
         result: T = converter.structure(data, cls)
         return result

@@ -126,7 +126,7 @@ class Files(Resource):
                     f"GET /files: expected an object with a 'data' list, got {str(body)[:100]}",
                     body=body,
                 )
-            return decode(body["data"], List[FileObject])
+            return decode(body["data"], List[FileObject], consume=True)
 
         return Listing(sender.request_json("GET", "/files", timeout=timeout, then=decoded))
 

@@ -72,9 +72,9 @@ def test_a_long_body_stays_paused_from_parse_to_decode(
     seen: List[Tuple[str, bool]] = []
 
     def watching(real: Callable[..., Any]) -> Callable[..., Any]:
-        def decode(data: Any, cls: Any) -> Any:
+        def decode(data: Any, cls: Any, **options: Any) -> Any:
             seen.append((str(cls), gc.isenabled()))
-            return real(data, cls)
+            return real(data, cls, **options)
 
         return decode
 
@@ -86,3 +86,59 @@ def test_a_long_body_stays_paused_from_parse_to_decode(
     assert len(client.files.list()) == 0
     assert [enabled for _, enabled in seen] == [False, True, True]
     assert gc.isenabled()
+
+
+def tracked_in(generation: int, value: object) -> bool:
+    return any(o is value for o in gc.get_objects(generation=generation))
+
+
+def test_a_long_listing_goes_to_the_oldest_generation(server: FakeTogether, client: Client) -> None:
+    """No young collection scans the new jobs for nothing once the pause ends."""
+    for i in range(JOBS):
+        server.add_job(status="completed", suffix=f"bulk-{i}")
+    jobs = client.fine_tunes.list()
+    assert len(jobs) == JOBS
+    for job in (jobs[0], jobs[-1], jobs[-1].training_type):
+        assert not tracked_in(0, job)
+        assert not tracked_in(1, job)
+        assert tracked_in(2, job)
+    assert gc.get_freeze_count() == 0
+    assert gc.isenabled()
+
+    one = client.fine_tunes.retrieve(jobs[0].id)  # a small body: left young
+    assert tracked_in(0, one)
+
+
+def test_objects_the_program_froze_stay_frozen(server: FakeTogether, client: Client) -> None:
+    for i in range(JOBS):
+        server.add_job(status="completed", suffix=f"bulk-{i}")
+    mine = [[i] for i in range(10)]
+    gc.freeze()
+    try:
+        assert len(client.fine_tunes.list()) == JOBS
+        assert gc.get_freeze_count() > 0  # unfrozen, they would all be in generation 2
+        assert not tracked_in(2, mine)
+    finally:
+        gc.unfreeze()
+
+
+def test_a_long_listing_frees_each_item_once_decoded(
+    server: FakeTogether, client: Client, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parsed list is emptied as it is read (its items freed while still cached)."""
+    from together_finetune import _resource
+
+    bodies: List[Any] = []
+
+    def keeping(data: Any, cls: Any, **options: Any) -> Any:
+        bodies.append(data)
+        return real(data, cls, **options)
+
+    real = _resource.decode
+    monkeypatch.setattr(_resource, "decode", keeping)
+    for i in range(5):
+        server.add_job(status="completed", suffix=f"bulk-{i}")
+    assert sorted(str(job.suffix) for job in client.fine_tunes.list()) == [
+        f"bulk-{i}" for i in range(5)
+    ]
+    assert bodies[0] == [None] * 5

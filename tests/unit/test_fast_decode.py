@@ -23,7 +23,8 @@ from unit.test_properties import DECODE_SETTINGS, events, jobs, json_values
 
 from together_finetune import converter as converter_module
 from together_finetune._gc import gc_paused
-from together_finetune._structure_gen import _hook, make_structure_fn
+from together_finetune._structure_gen import make_structure_fn
+from together_finetune._structure_gen import structure_hook as _hook
 from together_finetune.errors import APIResponseValidationError
 from together_finetune.models import (
     Checkpoint,
