@@ -8,8 +8,11 @@ per class, reads each key of the JSON object once, accepts a value of the exact
 JSON type of its field inline (``str``, ``int``, ``float``, ``bool``, and
 ``None`` where the field is optional; an integer for a float field; a value of a
 union of those and string literals) and, on Python 3.11+, parses a timestamp
-string with ``datetime.fromisoformat`` itself. It calls the converter's hook
-only for the rest (enums, nested objects, tagged unions, coercions and misfits).
+string with ``datetime.fromisoformat`` itself. An enum field's string is looked
+up in a table of what its hook answers for each known spelling (every value as
+it is, in lower and in upper case, and ``""``). It calls the converter's hook
+only for the rest (other enum values, nested objects, tagged unions, coercions
+and misfits).
 It stores the values as plain attribute stores on a writable twin of the class
 (a subclass with no slots of its own and ``object``'s ``__setattr__``), then
 makes the object an instance of the class itself: the result is the same
@@ -23,6 +26,7 @@ name the field that did not fit.
 
 from __future__ import annotations
 
+import enum
 import typing
 from datetime import datetime, timezone
 from typing import (
@@ -203,6 +207,16 @@ def _field_lines(
             "else:",
             f"    {convert[0]}",
         ]
+    table = _enum_table(hook, hook_type)
+    if table:
+        # A spelling the hook knows, looked up in a table of its own answers.
+        names[f"__table{index}"] = table
+        convert = [
+            f"if {v}.__class__ is __str and {v} in __table{index}:",
+            f"    {v} = __table{index}[{v}]",
+            "else:",
+            f"    {convert[0]}",
+        ]
     needs_hook = _needs_hook(v, hook_type, names, index)
     if optional_of is not None:
         check: Optional[str] = f"{v} is not None" + (f" and {needs_hook}" if needs_hook else "")
@@ -251,6 +265,33 @@ def _needs_hook(v: str, tp: Any, names: Dict[str, Any], index: int) -> Optional[
         names[f"__literals{index}"] = frozenset(literals)
         exact.append(f"not ({v}.__class__ is __str and {v} in __literals{index})")
     return " and ".join(exact)
+
+
+def _enum_table(hook: StructureFn, tp: Any) -> Dict[str, Any]:
+    """What ``hook`` makes of each spelling of the enum ``tp``'s values (empty: not an enum).
+
+    The spellings are each value as it is, in lower and in upper case, and ``""``;
+    only the answers that are one of the enum's members or ``None`` are kept (an
+    unknown value's pseudo-member is made afresh by the hook each time). The hook
+    is only ever called with a string here, so the table holds nothing it would
+    not answer itself.
+    """
+    if not (isinstance(tp, type) and issubclass(tp, enum.Enum)):
+        return {}
+    members: List[Any] = list(tp)
+    spellings = {""}
+    for member in members:
+        if isinstance(member.value, str):
+            spellings.update((member.value, member.value.lower(), member.value.upper()))
+    table: Dict[str, Any] = {}
+    for spelling in sorted(spellings):
+        try:
+            answer = hook(spelling, tp)
+        except Exception:  # noqa: S112 - a spelling the hook refuses stays with the hook
+            continue
+        if answer is None or any(answer is member for member in members):
+            table[spelling] = answer
+    return table
 
 
 def _indent(lines: List[str], levels: int) -> List[str]:

@@ -31,6 +31,8 @@ from together_finetune.models import (
     FileObject,
     FineTune,
     FineTuneEvent,
+    FineTuneEventLevel,
+    FineTuneEventType,
     FineTuneStatus,
     LoRATraining,
     WireObject,
@@ -307,3 +309,39 @@ def test_timestamps_are_aware_and_integral_floats_are_floats() -> None:
     )
     assert job.created_at == datetime(2026, 1, 2, 3, 4, 5, tzinfo=timezone.utc)
     assert type(job.learning_rate) is float
+
+
+#: Enum spellings the generated code looks up in its table of the hook's answers, with
+#: the neighbours it must leave to the hook (unknown values, other cases, non-strings).
+ENUM_CASES: List[Dict[str, Any]] = [
+    {"type": "JOB_PENDING", "level": "info"},
+    {"type": "job_pending", "level": "INFO"},
+    {"type": "Job_Pending", "level": "Info"},  # neither as sent nor upper nor lower case
+    {"type": "checkpoint_save", "level": ""},  # "" is no level
+    {"type": "LEGACY_IWARNING", "level": "legacy_iwarning"},
+    {"type": "NEW_KIND", "level": "fatal"},  # unknown: kept as strings
+    {"type": "", "level": None},
+    {"type": 5, "level": 1},
+    {"type": ["JOB_PENDING"], "level": {"info": 1}},
+]
+
+
+@pytest.mark.parametrize("fields", ENUM_CASES)
+def test_enum_values_taken_from_the_table_decode_as_cattrs_decodes_them(
+    reference: cattrs.Converter, fields: Dict[str, Any]
+) -> None:
+    agree(reference, {"message": "m", **fields}, FineTuneEvent)
+    agree(reference, [{"message": "m", **fields}], List[FineTuneEvent])
+    job = {"id": "ft-1", "status": fields["type"], "events": [fields]}
+    agree(reference, job, FineTune)
+
+
+def test_an_unknown_enum_value_is_kept_as_its_string() -> None:
+    event = converter_module.decode({"type": "NEW_KIND", "level": "Fatal"}, FineTuneEvent)
+    assert event.type == "NEW_KIND"
+    assert isinstance(event.type, FineTuneEventType)
+    assert event.level == "Fatal"
+    assert isinstance(event.level, FineTuneEventLevel)
+    known = converter_module.decode({"type": "JOB_START", "level": ""}, FineTuneEvent)
+    assert known.type is FineTuneEventType.JOB_START
+    assert known.level is None
