@@ -14,14 +14,15 @@ from __future__ import annotations
 import ipaddress
 import os
 import re
-import ssl
 import threading
-import urllib.request
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import urlsplit
 
 from ._redact import hide_credentials
 from .errors import APIConnectionError, TogetherError
+
+if TYPE_CHECKING:  # ssl and urllib.request load when a client is made, not at import
+    import ssl
 
 __all__ = [
     "TRUST_VARIABLES",
@@ -34,7 +35,7 @@ __all__ = [
 ]
 
 #: What the adapter verifies servers with: a flag, a CA file or directory, or a context.
-Trust = Union[bool, str, ssl.SSLContext]
+Trust = Union[bool, str, "ssl.SSLContext"]
 #: The environment variables naming a CA bundle, the first that is set winning.
 TRUST_VARIABLES = ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "SSL_CERT_DIR")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -112,6 +113,8 @@ class ProxyChooser:
 
     def __init__(self, proxies: Optional[Mapping[str, str]] = None) -> None:
         if proxies is None:
+            import urllib.request
+
             found = urllib.request.getproxies_environment()
             no_proxy = found.pop("no", None)
         else:
@@ -200,6 +203,8 @@ def resolve_trust(verify: object, environ: Mapping[str, str] = os.environ) -> Tr
                     )
                 return value
         return True
+    import ssl
+
     if isinstance(verify, (bool, ssl.SSLContext)):
         return verify
     if isinstance(verify, (str, os.PathLike)):
@@ -219,6 +224,8 @@ def certificate_failure(exc: BaseException, url: str) -> Optional[APIConnectionE
     It cannot heal by itself, so it is never retried; its message says how to trust a
     private certificate authority.
     """
+    import ssl
+
     import requests
 
     if not isinstance(exc, requests.exceptions.SSLError):

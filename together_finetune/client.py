@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import ssl
 import threading
 import time
 from collections import abc
@@ -19,6 +18,8 @@ from .errors import TogetherError
 from .transport import DEFAULT_TIMEOUT, RetryPolicy, Timeout, Transport, configure_logging_from_env
 
 if TYPE_CHECKING:  # the namespaces load on first use, keeping `import` fast for CLIs
+    import ssl
+
     from .files import Files
     from .fine_tunes import FineTunes
 
